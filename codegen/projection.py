@@ -1,0 +1,151 @@
+"""Project the specs onto JSON Schema documents for datamodel-code-generator.
+
+Two projections per platform:
+- requests: strict (required members, enums as Literal, constraints kept);
+- responses: forward compatible (nothing required, nulls tolerated, enums and
+  constraints documented only, open block types decoded by a lossless wrapper).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .spec import Endpoint, Platform, camel
+
+ENVELOPE_BASES = {
+    "project": "aiofeishu._base.ProjectResponse",
+    "authen": "aiofeishu._base.AuthenResponse",
+    "open": "aiofeishu._base.OpenResponse",
+}
+
+
+def _describe(schema: dict[str, Any], *, relaxed: bool) -> str | None:
+    text = schema.get("description")
+    parts = [str(text)] if text else []
+    if relaxed and "enum" in schema:
+        parts.append("Known values: " + ", ".join(map(str, schema["enum"])) + ".")
+    if schema.get("deprecated"):
+        parts.append("Deprecated.")
+    return " ".join(parts) or None
+
+
+class Projector:
+    def __init__(self, platform: Platform, *, strict: bool, open_module: str) -> None:
+        self.platform = platform
+        self.strict = strict
+        self.open_module = open_module
+        self.defs: dict[str, dict[str, Any]] = {}
+        self._pending: list[str] = []
+
+    # -- schemas ---------------------------------------------------------------
+    def ref(self, name: str) -> dict[str, Any]:
+        schema = self.platform.schemas[name]
+        if not self.strict and schema.get("open"):
+            return {"customTypePath": f"{self.open_module}.{name}"}
+        if name not in self.defs and name not in self._pending:
+            self._pending.append(name)
+            self.defs[name] = {}
+            self.defs[name] = self.object(schema, name)
+            self._pending.remove(name)
+        return {"$ref": f"#/definitions/{name}"}
+
+    def node(self, schema: dict[str, Any], owner: str, *, member: bool = False) -> dict[str, Any]:
+        if "ref" in schema:
+            out = self.ref(schema["ref"])
+        else:
+            kind = schema["type"]
+            if kind == "any":
+                out = {}
+            elif kind == "array":
+                out = {"type": "array", "items": self.node(schema["items"], owner + "Item")}
+                if self.strict:
+                    if "min_items" in schema:
+                        out["minItems"] = schema["min_items"]
+                    if "max_items" in schema:
+                        out["maxItems"] = schema["max_items"]
+            elif kind == "object":
+                if schema.get("properties"):
+                    # Inline objects get a stable name instead of datamodel-codegen's Data1, Data2…
+                    self.defs[owner] = self.object(schema, owner)
+                    out = {"$ref": f"#/definitions/{owner}"}
+                elif "additional" in schema:
+                    out = {"type": "object", "additionalProperties": self.node(schema["additional"], owner + "Value")}
+                else:
+                    out = {"type": "object", "additionalProperties": {}}
+            else:
+                out = {"type": kind}
+                if self.strict:
+                    if "enum" in schema:
+                        out["enum"] = list(schema["enum"])
+                    for ours, theirs in (("minimum", "minimum"), ("maximum", "maximum"),
+                                         ("min_length", "minLength"), ("max_length", "maxLength"),
+                                         ("pattern", "pattern")):
+                        if ours in schema:
+                            out[theirs] = schema[ours]
+        # Responses tolerate null in any member; array items stay as documented.
+        nullable = schema.get("nullable") or (member and not self.strict)
+        if nullable and out != {}:
+            out = {"anyOf": [out, {"type": "null"}]}
+        text = _describe(schema, relaxed=not self.strict)
+        if text:
+            out = {**out, "description": text} if "$ref" not in out else {"allOf": [out], "description": text}
+        return out
+
+    def object(self, schema: dict[str, Any], name: str, base: str | None = None) -> dict[str, Any]:
+        props = schema.get("properties", {})
+        out: dict[str, Any] = {
+            "type": "object",
+            "properties": {key: self.node(sub, name + camel(key), member=True) for key, sub in props.items()},
+        }
+        if self.strict:
+            required = [key for key, sub in props.items() if sub.get("required")]
+            if required:
+                out["required"] = required
+        if schema.get("description"):
+            out["description"] = schema["description"]
+        if base:
+            out["customBasePath"] = base
+        return out
+
+    # -- endpoints -------------------------------------------------------------
+    def request(self, ep: Endpoint) -> None:
+        schema = {
+            "type": "object",
+            "description": f"Arguments of {ep.group}.{ep.name}: {ep.summary}",
+            "properties": {p.name: p.schema for p in ep.params},
+        }
+        self.defs[ep.request_name] = self.object(schema, ep.request_name)
+
+    def response(self, ep: Endpoint) -> None:
+        schema = {"type": "object", "description": f"Response of {ep.group}.{ep.name}: {ep.summary}",
+                  "properties": ep.response}
+        self.defs[ep.response_name] = self.object(schema, ep.response_name, base=ENVELOPE_BASES[ep.envelope])
+
+
+def build(platform: Platform, *, strict: bool, open_module: str) -> dict[str, Any]:
+    projector = Projector(platform, strict=strict, open_module=open_module)
+    for ep in platform.endpoints:
+        if strict:
+            projector.request(ep)
+        else:
+            projector.response(ep)
+    if strict:
+        # Every shared schema is importable from requests, so users can build nested values.
+        for name in platform.schemas:
+            projector.ref(name)
+    else:
+        for name, schema in platform.schemas.items():
+            if not schema.get("open"):
+                projector.ref(name)
+            else:
+                # The open wrapper's members are typed by the closed Struct behind it.
+                inner = copy.deepcopy(schema)
+                inner.pop("open")
+                projector.defs[name + "Fields"] = projector.object(inner, name + "Fields")
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "Models",
+        "type": "object",
+        "definitions": dict(sorted(projector.defs.items())),
+    }
