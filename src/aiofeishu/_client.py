@@ -21,7 +21,7 @@ from aiofeishu._api import FileUpload, RequestOptions
 from aiofeishu._auth import TokenSource
 from aiofeishu._base import dec_hook, enc_hook
 from aiofeishu._endpoint import Endpoint
-from aiofeishu._ratelimit import SlidingWindowLimiter
+from aiofeishu._ratelimit import SlidingWindowLimiter, Slot
 from aiofeishu.errors import (
     APIError,
     FeishuConnectionError,
@@ -90,6 +90,13 @@ def _excerpt(body: bytes, limit: int = 200) -> str:
     return " ".join(text.split()) + ("…" if len(body) > limit else "")
 
 
+async def _mark_sent(session: aiohttp.ClientSession, context: Any, params: Any) -> None:
+    # Rate-limit windows count from when the request left, not from when it was admitted.
+    slot = context.trace_request_ctx
+    if isinstance(slot, Slot):
+        slot.mark_sent()
+
+
 def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -149,7 +156,9 @@ class BaseClient:
         if self._session is None or self._session.closed:
             if not self._owns_session:
                 raise FeishuConnectionError("the aiohttp session passed to this client is closed")
-            self._session = aiohttp.ClientSession()
+            trace = aiohttp.TraceConfig()
+            trace.on_request_headers_sent.append(_mark_sent)
+            self._session = aiohttp.ClientSession(trace_configs=[trace])
         return self._session
 
     @property
@@ -266,11 +275,11 @@ class BaseClient:
                 headers["Content-Type"] = self._content_type
             if idem_key and endpoint.writes and self._idempotency_header:
                 headers[self._idempotency_header] = idem_key
-            await self._limiter(credential.identity, endpoint).acquire()
+            slot = await self._limiter(credential.identity, endpoint).acquire()
             data: Any = self._form(prepared) if endpoint.multipart else prepared.body
             started = time.perf_counter()
             try:
-                status, resp_headers, body, raw = await self._transport(endpoint.method, url, headers, data, prepared.query, timeout, stream)
+                status, resp_headers, body, raw = await self._transport(endpoint.method, url, headers, data, prepared.query, timeout, stream, slot)
             except FeishuConnectionError as exc:
                 logger.debug("%s %s failed: %s (attempt %d)", endpoint.method, prepared.path, exc, attempt)
                 if retry_safe and attempt <= max_retries:
@@ -310,13 +319,13 @@ class BaseClient:
 
     async def _transport(
         self, method: str, url: str, headers: dict[str, str], data: Any, query: dict[str, str] | None,
-        timeout: float, stream: bool,
+        timeout: float, stream: bool, slot: Slot | None = None,
     ) -> tuple[int, Mapping[str, str], bytes, aiohttp.ClientResponse | None]:
         session = self._ensure_session()
         path = url[len(self.base_url):]
         try:
             response = await session.request(method, url, headers=headers, data=data, params=query,
-                                             timeout=aiohttp.ClientTimeout(total=timeout))
+                                             timeout=aiohttp.ClientTimeout(total=timeout), trace_request_ctx=slot)
             try:
                 if stream and response.status == 200 and "json" not in response.headers.get("Content-Type", ""):
                     return response.status, response.headers, b"", response

@@ -14,31 +14,52 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-__all__ = ["SlidingWindowLimiter"]
+__all__ = ["SlidingWindowLimiter", "Slot"]
+
+
+class Slot:
+    """One admitted call. ``mark_sent()`` moves its time to when the request actually left.
+
+    Admission and departure differ by connection setup (tens of ms on a cold pool); the
+    server counts arrivals, so windows are measured from departure whenever it is known.
+    """
+
+    __slots__ = ("_clock", "t")
+
+    def __init__(self, t: float, clock: Callable[[], float]) -> None:
+        self.t = t
+        self._clock = clock
+
+    def mark_sent(self) -> None:
+        self.t = max(self.t, self._clock())
 
 
 class _Window:
-    __slots__ = ("limit", "period", "starts")
+    __slots__ = ("limit", "period", "slots")
 
     def __init__(self, limit: int, period: float) -> None:
         self.limit = limit
         self.period = period
-        self.starts: deque[float] = deque()
+        self.slots: deque[Slot] = deque()
 
     def wait_time(self, now: float) -> float:
-        starts = self.starts
-        while starts and starts[0] <= now - self.period:
-            starts.popleft()
-        if len(starts) < self.limit:
+        slots = self.slots
+        horizon = now - self.period
+        while slots and slots[0].t <= horizon:
+            slots.popleft()
+        if len(slots) < self.limit:
             return 0.0
-        return starts[len(starts) - self.limit] + self.period - now
+        active = sorted(s.t for s in slots if s.t > horizon)
+        if len(active) < self.limit:
+            return 0.0
+        return active[len(active) - self.limit] + self.period - now
 
 
 class SlidingWindowLimiter:
     """Admits calls so that no sliding window of any of its (limit, period) pairs overflows.
 
     Waiters are served first come, first served. A waiter that is cancelled takes no
-    capacity with it: a start is recorded only when the call is admitted.
+    capacity with it: a slot is recorded only when the call is admitted.
     """
 
     def __init__(
@@ -49,7 +70,7 @@ class SlidingWindowLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # The margin stretches each period a little: requests cross the network with
-        # jitter, so two starts exactly one period apart could land in one server window.
+        # jitter, so two departures exactly one period apart could land in one server window.
         self._windows = [_Window(limit, period * (1.0 + margin)) for limit, period in windows]
         self._clock = clock
         self._lock = asyncio.Lock()
@@ -58,15 +79,17 @@ class SlidingWindowLimiter:
     def windows(self) -> list[tuple[int, float]]:
         return [(w.limit, w.period) for w in self._windows]
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> Slot:
+        now = self._clock()
         if not self._windows:
-            return
+            return Slot(now, self._clock)
         async with self._lock:  # FIFO: asyncio.Lock wakes waiters in arrival order
             while True:
                 now = self._clock()
                 delay = max(w.wait_time(now) for w in self._windows)
                 if delay <= 0:
+                    slot = Slot(now, self._clock)
                     for w in self._windows:
-                        w.starts.append(now)
-                    return
+                        w.slots.append(slot)
+                    return slot
                 await asyncio.sleep(delay)
