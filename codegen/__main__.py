@@ -16,7 +16,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _format(paths: list[Path]) -> None:
     ruff = [sys.executable, "-m", "ruff"]
-    subprocess.run([*ruff, "check", "--fix-only", "--quiet", "--select", "I,F401,UP", "--no-cache", *map(str, paths)], check=False)
+    subprocess.run(
+        [
+            *ruff,
+            "check",
+            "--fix-only",
+            "--quiet",
+            "--select",
+            "I,F401,UP",
+            "--no-cache",
+            *map(str, paths),
+        ],
+        check=False,
+    )
     subprocess.run([*ruff, "format", "--quiet", "--no-cache", *map(str, paths)], check=True)
 
 
@@ -38,10 +50,18 @@ def main() -> int:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
             _format(list(staged))
-            stale = [p.relative_to(ROOT) for p, s in zip(files, staged)
-                     if not p.exists() or p.read_text(encoding="utf-8") != s.read_text(encoding="utf-8")]
+            stale = [
+                p.relative_to(ROOT)
+                for p, s in zip(files, staged, strict=True)
+                if not p.exists() or p.read_text(encoding="utf-8") != s.read_text(encoding="utf-8")
+            ]
         if stale:
-            print("generated code is out of date; run `make generate`:", *stale, sep="\n  ", file=sys.stderr)
+            print(
+                "generated code is out of date; run `make generate`:",
+                *stale,
+                sep="\n  ",
+                file=sys.stderr,
+            )
             return 1
         print(f"generated code is up to date ({len(files)} files)")
         return 0

@@ -20,13 +20,25 @@ HEADER = (
     "# change the spec or the generator and regenerate; CI fails on any difference.\n"
 )
 DMCG_ARGS = [
-    "--input-file-type", "jsonschema",
-    "--output-model-type", "msgspec.Struct",
-    "--disable-timestamp", "--keyword-only", "--use-annotated", "--field-constraints",
-    "--snake-case-field", "--use-standard-collections", "--use-union-operator",
-    "--target-python-version", "3.11", "--enum-field-as-literal", "all",
+    "--input-file-type",
+    "jsonschema",
+    "--output-model-type",
+    "msgspec.Struct",
+    "--disable-timestamp",
+    "--keyword-only",
+    "--use-annotated",
+    "--field-constraints",
+    "--snake-case-field",
+    "--use-standard-collections",
+    "--use-union-operator",
+    "--target-python-version",
+    "3.11",
+    "--enum-field-as-literal",
+    "all",
     "--use-schema-description",
-    "--formatters", "black", "isort",
+    "--formatters",
+    "black",
+    "isort",
 ]
 PLATFORM_TITLES = {"project": "Feishu Project Open API", "open": "Feishu Open Platform"}
 
@@ -41,8 +53,20 @@ def datamodel(schema: dict[str, Any], base: str, tool_header: str) -> str:
         src = Path(tmp) / "schema.json"
         out = Path(tmp) / "models.py"
         src.write_text(json.dumps(schema, ensure_ascii=False, indent=1), encoding="utf-8")
-        cmd = [sys.executable, "-m", "datamodel_code_generator", "--input", str(src), "--output", str(out),
-               "--base-class", base, "--custom-file-header", tool_header, *DMCG_ARGS]
+        cmd = [
+            sys.executable,
+            "-m",
+            "datamodel_code_generator",
+            "--input",
+            str(src),
+            "--output",
+            str(out),
+            "--base-class",
+            base,
+            "--custom-file-header",
+            tool_header,
+            *DMCG_ARGS,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"datamodel-codegen failed:\n{proc.stderr}")
@@ -78,35 +102,61 @@ def api_module(platform: Platform, specs: Specs) -> str:
     groups: dict[str, list[Endpoint]] = {}
     for ep in platform.endpoints:
         groups.setdefault(ep.group, []).append(ep)
-    out = [HEADER.format(tool="emit.py"), f'"""Endpoint methods of the {PLATFORM_TITLES[platform.name]}, one class per group."""', "",
-           "from __future__ import annotations", "",
-           "from collections.abc import Mapping, Sequence",
-           "from functools import cached_property",
-           "from typing import TYPE_CHECKING, Any, Literal", "",
-           "from msgspec import UNSET, UnsetType", "",
-           "from aiofeishu._api import Download, FileInput, GroupAPI, Paginated, RequestOptions",
-           f"from aiofeishu.{platform.name} import endpoints as ep", "",
-           "if TYPE_CHECKING:",
-           f"    from aiofeishu.{platform.name} import blocks, models as m, requests as rq", "",
-           "__all__ = [" + ", ".join(repr(camel(g) + "API") for g in sorted(groups)) + f", {camel(platform.name) + 'Groups'!r}]", ""]
+    out = [
+        HEADER.format(tool="emit.py"),
+        f'"""Endpoint methods of the {PLATFORM_TITLES[platform.name]}, one class per group."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from collections.abc import Mapping, Sequence",
+        "from functools import cached_property",
+        "from typing import TYPE_CHECKING, Any, Literal, cast",
+        "",
+        "from msgspec import UNSET, UnsetType",
+        "",
+        "from aiofeishu._api import Download, FileInput, GroupAPI, Paginated, RequestOptions",
+        f"from aiofeishu.{platform.name} import endpoints as ep",
+        "",
+        "if TYPE_CHECKING:",
+        f"    from aiofeishu.{platform.name} import blocks, models as m, requests as rq",
+        "",
+        "__all__ = ["
+        + ", ".join(repr(camel(g) + "API") for g in sorted(groups))
+        + f", {camel(platform.name) + 'Groups'!r}]",
+        "",
+    ]
     for group in sorted(groups):
-        out += ["", f"class {camel(group)}API(GroupAPI):",
-                f'    """``client.{group}``: endpoints from specs/{platform.name}/{group}.yaml."""', ""]
+        out += [
+            "",
+            f"class {camel(group)}API(GroupAPI):",
+            f'    """``client.{group}``: endpoints from specs/{platform.name}/{group}.yaml."""',
+            "",
+        ]
         for ep in groups[group]:
             sig = ["self", "*"]
             required = [p for p in ep.params if p.required]
             optional = [p for p in ep.params if not p.required]
             for p in required:
-                sig.append(f"{p.py_name}: {annotation(p.schema, ep.request_name + camel(p.name), platform, mod='rq')}")
+                sig.append(
+                    f"{p.py_name}: {annotation(p.schema, ep.request_name + camel(p.name), platform, mod='rq')}"
+                )
             for p in optional:
-                sig.append(f"{p.py_name}: {annotation(p.schema, ep.request_name + camel(p.name), platform, mod='rq')} | UnsetType = UNSET")
+                sig.append(
+                    f"{p.py_name}: {annotation(p.schema, ep.request_name + camel(p.name), platform, mod='rq')} | UnsetType = UNSET"
+                )
             sig.append("request_options: RequestOptions | None = None")
             const = ep_const(ep)
             args = "{" + ", ".join(f"{p.name!r}: {p.py_name}" for p in ep.params) + "}"
             if ep.pagination:
-                found = resolve_items(ep.response, ep.pagination["items"], ep.response_name, platform)
+                found = resolve_items(
+                    ep.response, ep.pagination["items"], ep.response_name, platform
+                )
                 item = response_item_type(found["schema"], found["owner"], platform)
-                ret, call, prefix = f"Paginated[m.{ep.response_name}, {item}]", "self._paginate", "def"
+                ret, call, prefix = (
+                    f"Paginated[m.{ep.response_name}, {item}]",
+                    "self._paginate",
+                    "def",
+                )
             elif ep.download:
                 ret, call, prefix = "Download", "self._download", "def"
             else:
@@ -118,14 +168,27 @@ def api_module(platform: Platform, specs: Specs) -> str:
             out.append('        """' + doc[0])
             out += [("        " + line) if line else "" for line in doc[1:]]
             out.append('        """')
-            out.append(f"        return {call}(ep.{const}, {args}, request_options)")
+            result = f"{call}(ep.{const}, {args}, request_options)"
+            out.append(
+                f"        return {result}"
+                if ep.download
+                else f"        return cast({ret!r}, {result})"
+            )
             out.append("")
-    out += ["", f"class {camel(platform.name)}Groups:",
-            f'    """Mixin giving a client one attribute per endpoint group."""', ""]
+    out += [
+        "",
+        f"class {camel(platform.name)}Groups:",
+        '    """Mixin giving a client one attribute per endpoint group."""',
+        "",
+    ]
     for group in sorted(groups):
-        out += ["    @cached_property", f"    def {group}(self) -> {camel(group)}API:",
-                f'        """Endpoints of specs/{platform.name}/{group}.yaml."""',
-                f"        return {camel(group)}API(self)", ""]
+        out += [
+            "    @cached_property",
+            f"    def {group}(self) -> {camel(group)}API:",
+            f'        """Endpoints of specs/{platform.name}/{group}.yaml."""',
+            f"        return {camel(group)}API(self)",
+            "",
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -134,67 +197,113 @@ def ep_const(ep: Endpoint) -> str:
 
 
 def endpoints_module(platform: Platform, specs: Specs) -> str:
-    out = [HEADER.format(tool="emit.py"), f'"""Descriptors of every {PLATFORM_TITLES[platform.name]} endpoint (the registry)."""', "",
-           "from aiofeishu._endpoint import Endpoint, PageSpec", ""]
+    out = [
+        HEADER.format(tool="emit.py"),
+        f'"""Descriptors of every {PLATFORM_TITLES[platform.name]} endpoint (the registry)."""',
+        "",
+        "from aiofeishu._endpoint import Endpoint, PageSpec",
+        "",
+    ]
     names = []
     for ep in platform.endpoints:
-        windows = tuple((w["limit"], float(w["period"])) for w in specs.rate_limits[ep.rate_limit]["windows"])
-        by_in = {loc: tuple(p.name for p in ep.params if p.location == loc) for loc in ("path", "query", "body")}
+        windows = tuple(
+            (w["limit"], float(w["period"])) for w in specs.rate_limits[ep.rate_limit]["windows"]
+        )
+        by_in = {
+            loc: tuple(p.name for p in ep.params if p.location == loc)
+            for loc in ("path", "query", "body")
+        }
         files = tuple(p.name for p in ep.params if p.schema.get("format") == "binary")
         pag = "None"
         if ep.pagination:
             pg = ep.pagination
-            pag = ("PageSpec(" + ", ".join(f"{k}={_lit(pg.get(k))}" for k in (
-                "style", "page_param", "size_param", "items", "total", "max_page_size", "max_total",
-                "cursor_param", "next_cursor", "has_more")) + ")")
+            pag = (
+                "PageSpec("
+                + ", ".join(
+                    f"{k}={_lit(pg.get(k))}"
+                    for k in (
+                        "style",
+                        "page_param",
+                        "size_param",
+                        "items",
+                        "total",
+                        "max_page_size",
+                        "max_total",
+                        "cursor_param",
+                        "next_cursor",
+                        "has_more",
+                    )
+                )
+                + ")"
+            )
         const = ep_const(ep)
         names.append(const)
-        out += [f"{const} = Endpoint(",
-                f"    platform={ep.platform!r}, group={ep.group!r}, name={ep.name!r},",
-                f"    method={ep.method!r}, path={ep.path!r},",
-                f"    summary={ep.summary!r}, doc={ep.doc!r},",
-                f"    writes={ep.writes!r}, rate_limit={ep.rate_limit!r}, windows={windows!r},",
-                f"    auth={ep.auth!r}, user_key={ep.user_key!r}, envelope={ep.envelope!r},",
-                f"    path_params={by_in['path']!r}, query_params={by_in['query']!r}, body_params={by_in['body']!r},",
-                f"    file_params={files!r}, multipart={ep.multipart!r}, download={ep.download!r},",
-                f"    pagination={pag}, errors={tuple(ep.errors)!r},",
-                f"    request_type_name={ep.request_name!r}, response_type_name={ep.response_name!r},",
-                ")", ""]
+        out += [
+            f"{const} = Endpoint(",
+            f"    platform={ep.platform!r}, group={ep.group!r}, name={ep.name!r},",
+            f"    method={ep.method!r}, path={ep.path!r},",
+            f"    summary={ep.summary!r}, doc={ep.doc!r},",
+            f"    writes={ep.writes!r}, rate_limit={ep.rate_limit!r}, windows={windows!r},",
+            f"    auth={ep.auth!r}, user_key={ep.user_key!r}, envelope={ep.envelope!r},",
+            f"    path_params={by_in['path']!r}, query_params={by_in['query']!r}, body_params={by_in['body']!r},",
+            f"    file_params={files!r}, multipart={ep.multipart!r}, download={ep.download!r},",
+            f"    pagination={pag}, errors={tuple(ep.errors)!r},",
+            f"    request_type_name={ep.request_name!r}, response_type_name={ep.response_name!r},",
+            ")",
+            "",
+        ]
     out.append("ALL: tuple[Endpoint, ...] = (" + ", ".join(names) + ",)")
     return "\n".join(out) + "\n"
 
 
 def blocks_module(platform: Platform) -> str:
-    out = [HEADER.format(tool="emit.py"),
-           '"""Lossless wrappers for block types the vendor may extend (schemas marked `open`)."""', "",
-           "from __future__ import annotations", "",
-           "from typing import TYPE_CHECKING", "",
-           "from msgspec import UnsetType", "",
-           "from aiofeishu._base import OpenObject", "",
-           "if TYPE_CHECKING:", f"    from aiofeishu.{platform.name} import models as m", ""]
+    out = [
+        HEADER.format(tool="emit.py"),
+        '"""Lossless wrappers for block types the vendor may extend (schemas marked `open`)."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import TYPE_CHECKING",
+        "",
+        "from msgspec import UnsetType",
+        "",
+        "from aiofeishu._base import OpenObject",
+        "",
+        "if TYPE_CHECKING:",
+        f"    from aiofeishu.{platform.name} import models as m",
+        "",
+    ]
     names = [n for n, s in platform.schemas.items() if s.get("open")]
     out.append("__all__ = [" + ", ".join(repr(n) for n in names) + "]")
     out.append("")
     for name in names:
         schema = platform.schemas[name]
         known = schema["properties"]["type"].get("enum", [])
-        out += ["", f"class {name}(OpenObject):",
-                f'    """{schema.get("description", name)}',
-                "",
-                "    Keeps the block as received: ``.raw`` is the wire dict, ``.type`` its tag;",
-                "    members of known types decode on access; unknown types stay whole.",
-                '    """', "",
-                "    __slots__ = ()",
-                f"    _module = 'aiofeishu.{platform.name}.models'",
-                f"    _fields_name = {name + 'Fields'!r}",
-                f"    known_types = frozenset({sorted(map(str, known))!r})", ""]
+        out += [
+            "",
+            f"class {name}(OpenObject):",
+            f'    """{schema.get("description", name)}',
+            "",
+            "    Keeps the block as received: ``.raw`` is the wire dict, ``.type`` its tag;",
+            "    members of known types decode on access; unknown types stay whole.",
+            '    """',
+            "",
+            "    __slots__ = ()",
+            f"    _module = 'aiofeishu.{platform.name}.models'",
+            f"    _fields_name = {name + 'Fields'!r}",
+            f"    known_types = frozenset({sorted(map(str, known))!r})",
+            "",
+        ]
         for key in schema["properties"]:
             if key == "type":
                 continue
             attr = snake(key)
-            out += ["    @property",
-                    f"    def {attr}(self) -> {_resp_ann(platform, schema['properties'][key], name + 'Fields' + camel(key))}:",
-                    f"        return self._fields().{attr}  # type: ignore[no-any-return]", ""]
+            out += [
+                "    @property",
+                f"    def {attr}(self) -> {_resp_ann(platform, schema['properties'][key], name + 'Fields' + camel(key))}:",
+                f"        return self._fields().{attr}  # type: ignore[no-any-return]",
+                "",
+            ]
     return "\n".join(out) + "\n"
 
 
@@ -216,11 +325,17 @@ def _resp_ann(platform: Platform, schema: dict[str, Any], owner: str) -> str:
 
 
 def variants_module(platform: Platform) -> str:
-    out = [HEADER.format(tool="emit.py"),
-           '"""Typed views of members whose shape depends on a sibling (`variants_by` in the specs)."""', "",
-           "from __future__ import annotations", "",
-           "from typing import Any", "",
-           f"from aiofeishu.{platform.name} import models as m", ""]
+    out = [
+        HEADER.format(tool="emit.py"),
+        '"""Typed views of members whose shape depends on a sibling (`variants_by` in the specs)."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import Any",
+        "",
+        f"from aiofeishu.{platform.name} import models as m",
+        "",
+    ]
     entries = []
     for name, schema in sorted(platform.schemas.items()):
         for key, sub in schema.get("properties", {}).items():
@@ -245,31 +360,51 @@ def _variant_type(platform: Platform, schema: dict[str, Any]) -> str:
     elif schema["type"] == "array":
         text = f"list[{_variant_type(platform, schema['items'])}]"
     else:
-        text = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "any": "Any", "object": "dict[str, Any]"}[schema["type"]]
+        text = {
+            "string": "str",
+            "integer": "int",
+            "number": "float",
+            "boolean": "bool",
+            "any": "Any",
+            "object": "dict[str, Any]",
+        }[schema["type"]]
     if schema.get("nullable"):
         text = f"{text} | None"
     return text
 
 
 def error_codes_module(specs: Specs) -> str:
-    out = [HEADER.format(tool="emit.py"),
-           '"""Error codes from the doc pages (specs/errors.yaml): status, kind, messages and hints."""', "",
-           "ErrorFact = tuple[int | None, str, tuple[str, ...], tuple[str, ...]]", ""]
+    out = [
+        HEADER.format(tool="emit.py"),
+        '"""Error codes from the doc pages (specs/errors.yaml): status, kind, messages and hints."""',
+        "",
+        "ErrorFact = tuple[int | None, str, tuple[str, ...], tuple[str, ...]]",
+        "",
+    ]
     for plat in ("project", "open"):
         out.append(f"{plat.upper()}: dict[int, ErrorFact] = {{")
         for entry in sorted(specs.errors[plat], key=lambda e: e["code"]):
-            hints = tuple(dict.fromkeys(" ".join(str(h["text"] if isinstance(h, dict) else h).split()) for h in entry.get("hints") or []))
+            hints = tuple(
+                dict.fromkeys(
+                    " ".join(str(h["text"] if isinstance(h, dict) else h).split())
+                    for h in entry.get("hints") or []
+                )
+            )
             messages = tuple(dict.fromkeys(str(m) for m in entry.get("messages") or []))
-            out.append(f"    {entry['code']}: ({entry.get('status')!r}, {entry.get('kind', 'bad_request')!r}, {messages!r}, {hints!r}),")
+            out.append(
+                f"    {entry['code']}: ({entry.get('status')!r}, {entry.get('kind', 'bad_request')!r}, {messages!r}, {hints!r}),"
+            )
         out += ["}", ""]
     return "\n".join(out) + "\n"
 
 
 def init_module(platform: Platform) -> str:
-    return (HEADER.format(tool="emit.py") +
-            f'"""{PLATFORM_TITLES[platform.name]}: generated models (`models`, `requests`), '
-            '`blocks`, `variants`, `endpoints` and `api`.\n\nModules load on first use to keep '
-            '`import aiofeishu` light."""\n')
+    return (
+        HEADER.format(tool="emit.py")
+        + f'"""{PLATFORM_TITLES[platform.name]}: generated models (`models`, `requests`), '
+        "`blocks`, `variants`, `endpoints` and `api`.\n\nModules load on first use to keep "
+        '`import aiofeishu` light."""\n'
+    )
 
 
 def generate(specs: Specs, out_root: Path) -> dict[Path, str]:
@@ -280,8 +415,18 @@ def generate(specs: Specs, out_root: Path) -> dict[Path, str]:
         req = projection.build(platform, strict=True, open_module=open_mod)
         resp = projection.build(platform, strict=False, open_module=open_mod)
         files[pkg / "__init__.py"] = init_module(platform)
-        files[pkg / "requests.py"] = datamodel(req, "aiofeishu._base.RequestModel", HEADER.format(tool="projection.py + datamodel-code-generator").rstrip("\n") + f'\n"""Request-side Structs of the {PLATFORM_TITLES[plat]} (strict)."""')
-        files[pkg / "models.py"] = datamodel(resp, "aiofeishu._base.ResponseModel", HEADER.format(tool="projection.py + datamodel-code-generator").rstrip("\n") + f'\n"""Response-side Structs of the {PLATFORM_TITLES[plat]} (forward compatible)."""')
+        files[pkg / "requests.py"] = datamodel(
+            req,
+            "aiofeishu._base.RequestModel",
+            HEADER.format(tool="projection.py + datamodel-code-generator").rstrip("\n")
+            + f'\n"""Request-side Structs of the {PLATFORM_TITLES[plat]} (strict)."""',
+        )
+        files[pkg / "models.py"] = datamodel(
+            resp,
+            "aiofeishu._base.ResponseModel",
+            HEADER.format(tool="projection.py + datamodel-code-generator").rstrip("\n")
+            + f'\n"""Response-side Structs of the {PLATFORM_TITLES[plat]} (forward compatible)."""',
+        )
         files[pkg / "blocks.py"] = blocks_module(platform)
         files[pkg / "variants.py"] = variants_module(platform)
         files[pkg / "endpoints.py"] = endpoints_module(platform, specs)

@@ -70,7 +70,10 @@ class Projector:
                     self.defs[owner] = self.object(schema, owner)
                     out = {"$ref": f"#/definitions/{owner}"}
                 elif "additional" in schema:
-                    out = {"type": "object", "additionalProperties": self.node(schema["additional"], owner + "Value")}
+                    out = {
+                        "type": "object",
+                        "additionalProperties": self.node(schema["additional"], owner + "Value"),
+                    }
                 else:
                     out = {"type": "object", "additionalProperties": {}}
             else:
@@ -78,9 +81,13 @@ class Projector:
                 if self.strict:
                     if "enum" in schema:
                         out["enum"] = list(schema["enum"])
-                    for ours, theirs in (("minimum", "minimum"), ("maximum", "maximum"),
-                                         ("min_length", "minLength"), ("max_length", "maxLength"),
-                                         ("pattern", "pattern")):
+                    for ours, theirs in (
+                        ("minimum", "minimum"),
+                        ("maximum", "maximum"),
+                        ("min_length", "minLength"),
+                        ("max_length", "maxLength"),
+                        ("pattern", "pattern"),
+                    ):
                         if ours in schema:
                             out[theirs] = schema[ours]
         # Responses tolerate null in any member; array items stay as documented.
@@ -89,14 +96,20 @@ class Projector:
             out = {"anyOf": [out, {"type": "null"}]}
         text = _describe(schema, relaxed=not self.strict)
         if text:
-            out = {**out, "description": text} if "$ref" not in out else {"allOf": [out], "description": text}
+            out = (
+                {**out, "description": text}
+                if "$ref" not in out
+                else {"allOf": [out], "description": text}
+            )
         return out
 
     def object(self, schema: dict[str, Any], name: str, base: str | None = None) -> dict[str, Any]:
         props = schema.get("properties", {})
         out: dict[str, Any] = {
             "type": "object",
-            "properties": {key: self.node(sub, name + camel(key), member=True) for key, sub in props.items()},
+            "properties": {
+                key: self.node(sub, name + camel(key), member=True) for key, sub in props.items()
+            },
         }
         if self.strict:
             required = [key for key, sub in props.items() if sub.get("required")]
@@ -118,9 +131,14 @@ class Projector:
         self.defs[ep.request_name] = self.object(schema, ep.request_name)
 
     def response(self, ep: Endpoint) -> None:
-        schema = {"type": "object", "description": f"Response of {ep.group}.{ep.name}: {ep.summary}",
-                  "properties": ep.response}
-        self.defs[ep.response_name] = self.object(schema, ep.response_name, base=ENVELOPE_BASES[ep.envelope])
+        schema = {
+            "type": "object",
+            "description": f"Response of {ep.group}.{ep.name}: {ep.summary}",
+            "properties": ep.response,
+        }
+        self.defs[ep.response_name] = self.object(
+            schema, ep.response_name, base=ENVELOPE_BASES[ep.envelope]
+        )
 
 
 def build(platform: Platform, *, strict: bool, open_module: str) -> dict[str, Any]:

@@ -46,10 +46,14 @@ def response_item_type(schema: dict[str, Any], owner: str, platform: Platform) -
         return response_item_type(schema["items"], owner + "Item", platform)
     if kind == "object" and schema.get("properties"):
         return f"m.{owner}"
-    return {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}.get(kind, "Any")
+    return {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}.get(
+        kind, "Any"
+    )
 
 
-def resolve_items(ep_response: dict[str, Any], dotted: str, owner: str, platform: Platform) -> dict[str, Any]:
+def resolve_items(
+    ep_response: dict[str, Any], dotted: str, owner: str, platform: Platform
+) -> dict[str, Any]:
     """Follow a dotted path (data.list) through the response schema; returns the array schema."""
     parts = dotted.split(".")
     schema = ep_response[parts[0]]

@@ -14,22 +14,63 @@ import yaml
 PLATFORMS = ("project", "open")
 SCHEMA_TYPES = {"string", "integer", "number", "boolean", "array", "object", "any"}
 SCHEMA_KEYS = {
-    "type", "ref", "format", "description", "required", "nullable", "enum", "minimum",
-    "maximum", "min_length", "max_length", "pattern", "min_items", "max_items", "items",
-    "properties", "additional", "open", "variants_by", "default", "deprecated", "doc",
+    "type",
+    "ref",
+    "format",
+    "description",
+    "required",
+    "nullable",
+    "enum",
+    "minimum",
+    "maximum",
+    "min_length",
+    "max_length",
+    "pattern",
+    "min_items",
+    "max_items",
+    "items",
+    "properties",
+    "additional",
+    "open",
+    "variants_by",
+    "default",
+    "deprecated",
+    "doc",
 }
 PARAM_KEYS = SCHEMA_KEYS | {"in"}
 ENDPOINT_KEYS = {
-    "summary", "doc", "method", "path", "writes", "rate_limit", "auth", "user_key",
-    "envelope", "params", "response", "pagination", "errors", "notes", "multipart", "download",
+    "summary",
+    "doc",
+    "method",
+    "path",
+    "writes",
+    "rate_limit",
+    "auth",
+    "user_key",
+    "envelope",
+    "params",
+    "response",
+    "pagination",
+    "errors",
+    "notes",
+    "multipart",
+    "download",
 }
 REQUIRED_ENDPOINT_KEYS = {"summary", "doc", "method", "path", "writes"}
 AUTH = {"project": {"plugin", "plugin_only", "none"}, "open": {"tenant", "none"}}
 ENVELOPES = {"project": {"project", "authen"}, "open": {"open"}}
 USER_KEY = {"required", "optional", "none"}
 PAGINATION_KEYS = {
-    "style", "page_param", "size_param", "items", "total", "max_page_size", "max_total",
-    "cursor_param", "next_cursor", "has_more",
+    "style",
+    "page_param",
+    "size_param",
+    "items",
+    "total",
+    "max_page_size",
+    "max_total",
+    "cursor_param",
+    "next_cursor",
+    "has_more",
 }
 RESERVED_PARAMS = {"request_options", "self"}
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -159,7 +200,9 @@ def check_schema(schema: Any, where: str, *, allow_required: bool, known: set[st
         for name, sub in props.items():
             check_schema(sub, f"{where}.properties.{name}", allow_required=True, known=known)
         if "additional" in schema:
-            check_schema(schema["additional"], where + ".additional", allow_required=False, known=known)
+            check_schema(
+                schema["additional"], where + ".additional", allow_required=False, known=known
+            )
     else:
         for key in ("properties", "additional", "open"):
             if key in schema:
@@ -192,7 +235,9 @@ def check_schema(schema: Any, where: str, *, allow_required: bool, known: set[st
         if not isinstance(vb, dict) or set(vb) != {"field", "variants"}:
             raise _fail(where + ".variants_by", "needs exactly `field` and `variants`")
         for value, sub in vb["variants"].items():
-            check_schema(sub, f"{where}.variants_by.variants.{value}", allow_required=False, known=known)
+            check_schema(
+                sub, f"{where}.variants_by.variants.{value}", allow_required=False, known=known
+            )
 
 
 def _refs(schema: dict[str, Any]) -> set[str]:
@@ -209,8 +254,14 @@ def _refs(schema: dict[str, Any]) -> set[str]:
     return found
 
 
-def _check_endpoint(ep: dict[str, Any], where: str, platform: str, rate_limits: dict[str, Any],
-                    known: set[str], codes: set[int]) -> None:
+def _check_endpoint(
+    ep: dict[str, Any],
+    where: str,
+    platform: str,
+    rate_limits: dict[str, Any],
+    known: set[str],
+    codes: set[int],
+) -> None:
     if not isinstance(ep, dict):
         raise _fail(where, "an endpoint must be a mapping")
     extra = set(ep) - ENDPOINT_KEYS
@@ -224,7 +275,9 @@ def _check_endpoint(ep: dict[str, Any], where: str, platform: str, rate_limits: 
     if not isinstance(ep["writes"], bool):
         raise _fail(where + ".writes", "must be true or false")
     if ep.get("rate_limit", "default") not in rate_limits:
-        raise _fail(where + ".rate_limit", f"unknown class {ep['rate_limit']!r}; see rate_limits.yaml")
+        raise _fail(
+            where + ".rate_limit", f"unknown class {ep['rate_limit']!r}; see rate_limits.yaml"
+        )
     default_auth = "plugin" if platform == "project" else "tenant"
     if ep.get("auth", default_auth) not in AUTH[platform]:
         raise _fail(where + ".auth", f"must be one of {sorted(AUTH[platform])}")
@@ -246,12 +299,17 @@ def _check_endpoint(ep: dict[str, Any], where: str, platform: str, rate_limits: 
             raise _fail(pw, f"{name!r} clashes with a reserved argument of the generated method")
         if not IDENT.match(name):
             raise _fail(pw, "parameter names must be snake_case identifiers")
-        check_schema({k: v for k, v in p.items() if k != "in"}, pw, allow_required=True, known=known)
+        check_schema(
+            {k: v for k, v in p.items() if k != "in"}, pw, allow_required=True, known=known
+        )
         if p["in"] == "path" and not p.get("required"):
             raise _fail(pw, "path parameters are always required")
     declared = [n for n, p in params.items() if p.get("in") == "path"]
     if sorted(declared) != sorted(path_names):
-        raise _fail(where + ".params", f"path parameters {sorted(declared)} differ from the path's {sorted(path_names)}")
+        raise _fail(
+            where + ".params",
+            f"path parameters {sorted(declared)} differ from the path's {sorted(path_names)}",
+        )
     response = ep.get("response") or {}
     if not isinstance(response, dict):
         raise _fail(where + ".response", "must be a mapping of envelope member → schema")
@@ -288,12 +346,21 @@ def load(root: Path) -> Specs:
     for name, cls in rate_limits.items():
         windows = cls.get("windows") if isinstance(cls, dict) else None
         if not windows or not all(
-            isinstance(w, dict) and isinstance(w.get("limit"), int) and w["limit"] > 0
-            and isinstance(w.get("period"), (int, float)) and w["period"] > 0 for w in windows
+            isinstance(w, dict)
+            and isinstance(w.get("limit"), int)
+            and w["limit"] > 0
+            and isinstance(w.get("period"), (int, float))
+            and w["period"] > 0
+            for w in windows
         ):
-            raise _fail(f"rate_limits.yaml: classes.{name}", "needs windows: [{limit: int > 0, period: seconds > 0}]")
+            raise _fail(
+                f"rate_limits.yaml: classes.{name}",
+                "needs windows: [{limit: int > 0, period: seconds > 0}]",
+            )
     errors_doc = _load_yaml(root / "errors.yaml", root) if (root / "errors.yaml").exists() else {}
-    errors: dict[str, list[dict[str, Any]]] = {p: list((errors_doc or {}).get(p) or []) for p in PLATFORMS}
+    errors: dict[str, list[dict[str, Any]]] = {
+        p: list((errors_doc or {}).get(p) or []) for p in PLATFORMS
+    }
     for plat, entries in errors.items():
         seen: set[int] = set()
         for i, entry in enumerate(entries):
@@ -315,7 +382,10 @@ def load(root: Path) -> Specs:
                 raise _fail(rel(path), f"unknown top-level key(s) {sorted(set(doc) - {'schemas'})}")
             for name, schema in (doc.get("schemas") or {}).items():
                 if name in platform.schemas:
-                    raise _fail(rel(path), f"schema {name!r} is already defined in {platform.schema_sources[name]}")
+                    raise _fail(
+                        rel(path),
+                        f"schema {name!r} is already defined in {platform.schema_sources[name]}",
+                    )
                 if not re.match(r"^[A-Z][A-Za-z0-9]*$", name):
                     raise _fail(f"{rel(path)}: {name}", "schema names are CamelCase")
                 platform.schemas[name] = schema
@@ -346,26 +416,42 @@ def load(root: Path) -> Specs:
                     Param(n, p["in"], {k: v for k, v in p.items() if k != "in"})
                     for n, p in (ep.get("params") or {}).items()
                 ]
-                platform.endpoints.append(Endpoint(
-                    platform=plat, group=group, name=name, source=rel(path),
-                    summary=ep["summary"], doc=ep["doc"], method=ep["method"], path=ep["path"],
-                    writes=ep["writes"], rate_limit=ep.get("rate_limit", "default"),
-                    auth=ep.get("auth", "plugin" if plat == "project" else "tenant"),
-                    user_key=ep.get("user_key", "required") if plat == "project" else "none",
-                    envelope=ep.get("envelope", "project" if plat == "project" else "open"),
-                    params=params, response=ep.get("response") or {},
-                    pagination=ep.get("pagination"), errors=list(ep.get("errors") or []),
-                    notes=list(ep.get("notes") or []), multipart=bool(ep.get("multipart", False)),
-                    download=bool(ep.get("download", False)),
-                ))
+                platform.endpoints.append(
+                    Endpoint(
+                        platform=plat,
+                        group=group,
+                        name=name,
+                        source=rel(path),
+                        summary=ep["summary"],
+                        doc=ep["doc"],
+                        method=ep["method"],
+                        path=ep["path"],
+                        writes=ep["writes"],
+                        rate_limit=ep.get("rate_limit", "default"),
+                        auth=ep.get("auth", "plugin" if plat == "project" else "tenant"),
+                        user_key=ep.get("user_key", "required") if plat == "project" else "none",
+                        envelope=ep.get("envelope", "project" if plat == "project" else "open"),
+                        params=params,
+                        response=ep.get("response") or {},
+                        pagination=ep.get("pagination"),
+                        errors=list(ep.get("errors") or []),
+                        notes=list(ep.get("notes") or []),
+                        multipart=bool(ep.get("multipart", False)),
+                        download=bool(ep.get("download", False)),
+                    )
+                )
         names = [(e.group, e.name) for e in platform.endpoints]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise _fail(plat, f"duplicate endpoint names {sorted(dupes)}")
-        classes = {e.request_name for e in platform.endpoints} | {e.response_name for e in platform.endpoints}
+        classes = {e.request_name for e in platform.endpoints} | {
+            e.response_name for e in platform.endpoints
+        }
         clash = classes & known
         if clash:
-            raise _fail(plat, f"schema names clash with generated request/response names: {sorted(clash)}")
+            raise _fail(
+                plat, f"schema names clash with generated request/response names: {sorted(clash)}"
+            )
         used: set[str] = set()
         for e in platform.endpoints:
             for p in e.params:
@@ -374,4 +460,6 @@ def load(root: Path) -> Specs:
                 used |= _refs(s)
         for s in platform.schemas.values():
             used |= _refs(s)
-    return Specs(root=root, platforms=platforms, rate_limits=rate_limits, errors=errors, endpoint_rows=rows)
+    return Specs(
+        root=root, platforms=platforms, rate_limits=rate_limits, errors=errors, endpoint_rows=rows
+    )

@@ -98,26 +98,44 @@ class FakeFeishu:
             return await self._plugin_token()
         if request.path == "/open-apis/auth/v3/tenant_access_token/internal":
             return await self._tenant_token()
-        token = request.headers.get("X-PLUGIN-TOKEN") or request.headers.get("Authorization", "").removeprefix("Bearer ")
+        token = request.headers.get("X-PLUGIN-TOKEN") or request.headers.get(
+            "Authorization", ""
+        ).removeprefix("Bearer ")
         if token not in self._tokens or token in self.revoked or self._tokens[token] < now:
             if request.path.startswith("/open-apis"):
-                return web.json_response({"code": 99991663, "msg": "invalid access token"}, status=400)
-            return web.json_response({"err_code": 10022, "err_msg": "Check Token Failed", "err": {"code": 10022, "msg": "expired"}}, status=401)
+                return web.json_response(
+                    {"code": 99991663, "msg": "invalid access token"}, status=400
+                )
+            return web.json_response(
+                {
+                    "err_code": 10022,
+                    "err_msg": "Check Token Failed",
+                    "err": {"code": 10022, "msg": "expired"},
+                },
+                status=401,
+            )
         for limit, period in self.limits.get(request.path, self.limits.get("*", [])):
             window = self._windows[(token, request.path, period)]
             while window and window[0] <= now - period:
                 window.popleft()
             if len(window) >= limit:
                 self.rejected_429 += 1
-                return web.json_response({"err_code": 10429, "err_msg": "API Request Frequency Limit", "err": {}}, status=429)
-        for limit, period in self.limits.get(request.path, self.limits.get("*", [])):
+                return web.json_response(
+                    {"err_code": 10429, "err_msg": "API Request Frequency Limit", "err": {}},
+                    status=429,
+                )
+        for _limit, period in self.limits.get(request.path, self.limits.get("*", [])):
             self._windows[(token, request.path, period)].append(now)
         key = request.headers.get("X-IDEM-UUID")
         if key and (token[:2], request.path, key) in self._idem:
-            return web.Response(body=self._idem[(token[:2], request.path, key)], content_type="application/json")
+            return web.Response(
+                body=self._idem[(token[:2], request.path, key)], content_type="application/json"
+            )
         handler = self.handlers.get((request.method, request.path))
         if handler is None:
-            return web.json_response({"err_code": 30005, "err_msg": "not here", "err": {}}, status=404)
+            return web.json_response(
+                {"err_code": 30005, "err_msg": "not here", "err": {}}, status=404
+            )
         result = await handler(request, {"body": body, "token": token})
         if isinstance(result, web.StreamResponse):
             return result
@@ -135,13 +153,20 @@ class FakeFeishu:
         await asyncio.sleep(self.token_fetch_delay)
         token = f"p-{self.token_fetches:04d}"
         self._tokens[token] = time.monotonic() + self.token_ttl
-        return web.json_response({"data": {"token": token, "expire_time": self.token_ttl}, "error": {"code": 0, "msg": "success"}})
+        return web.json_response(
+            {
+                "data": {"token": token, "expire_time": self.token_ttl},
+                "error": {"code": 0, "msg": "success"},
+            }
+        )
 
     async def _tenant_token(self) -> web.Response:
         self.token_fetches += 1
         token = f"t-{self.token_fetches:04d}"
         self._tokens[token] = time.monotonic() + self.token_ttl
-        return web.json_response({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": self.token_ttl})
+        return web.json_response(
+            {"code": 0, "msg": "ok", "tenant_access_token": token, "expire": self.token_ttl}
+        )
 
     def new_id(self) -> int:
         return next(self._ids)

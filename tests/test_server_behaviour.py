@@ -43,7 +43,13 @@ def client(fake: FakeFeishu, **kwargs: Any) -> ProjectClient:
 def work_items_handler(fake: FakeFeishu) -> None:
     @fake.on("POST", FILTER)
     async def filter_(request: Any, ctx: dict[str, Any]) -> Any:
-        return {"data": [], "pagination": {"page_num": 1, "page_size": 50, "total": 0}, "err_code": 0, "err_msg": "", "err": {}}
+        return {
+            "data": [],
+            "pagination": {"page_num": 1, "page_size": 50, "total": 0},
+            "err_code": 0,
+            "err_msg": "",
+            "err": {},
+        }
 
     @fake.on("POST", CREATE)
     async def create(request: Any, ctx: dict[str, Any]) -> Any:
@@ -55,7 +61,12 @@ def work_items_handler(fake: FakeFeishu) -> None:
 async def test_one_token_fetch_for_40_concurrent_cold_calls(fake: FakeFeishu) -> None:
     work_items_handler(fake)
     async with client(fake) as c:
-        await asyncio.gather(*(c.work_items.filter(project_key="p1", work_item_type_keys=["story"]) for _ in range(40)))
+        await asyncio.gather(
+            *(
+                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
+                for _ in range(40)
+            )
+        )
     assert fake.token_fetches == 1
     assert len(fake.calls(FILTER)) == 40
     assert {s.headers["X-PLUGIN-TOKEN"] for s in fake.calls(FILTER)} == {"p-0001"}
@@ -72,12 +83,19 @@ async def test_token_expiry_is_renewed_before_calls_fail(fake: FakeFeishu) -> No
     assert all(s.headers["X-PLUGIN-TOKEN"] != "" for s in fake.calls(FILTER))
 
 
-async def test_revoked_token_is_dropped_refetched_once_and_the_call_retried(fake: FakeFeishu) -> None:
+async def test_revoked_token_is_dropped_refetched_once_and_the_call_retried(
+    fake: FakeFeishu,
+) -> None:
     work_items_handler(fake)
     async with client(fake) as c:
         await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
         fake.revoked.add("p-0001")
-        results = await asyncio.gather(*(c.work_items.filter(project_key="p1", work_item_type_keys=["story"]) for _ in range(10)))
+        results = await asyncio.gather(
+            *(
+                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
+                for _ in range(10)
+            )
+        )
     assert len(results) == 10
     assert fake.token_fetches == 2  # one renewal however many calls saw the rejection
 
@@ -90,7 +108,12 @@ async def test_15_qps_burst_never_overruns_and_is_near_ideal(fake: FakeFeishu) -
         await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])  # warm the token
         await asyncio.sleep(0.25)
         started = time.monotonic()
-        await asyncio.gather(*(c.work_items.filter(project_key="p1", work_item_type_keys=["story"]) for _ in range(60)))
+        await asyncio.gather(
+            *(
+                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
+                for _ in range(60)
+            )
+        )
         elapsed = time.monotonic() - started
     assert fake.rejected_429 == 0
     assert fake.max_in_window(FILTER, 0.2) <= 15
@@ -104,7 +127,12 @@ async def test_qps_plus_qpm_endpoint_respects_both_windows(fake: FakeFeishu) -> 
     fake.limits["*"] = windows
     async with client(fake, rate_limits={"qps15_qpm450": windows}) as c:
         started = time.monotonic()
-        await asyncio.gather(*(c.work_items.filter(project_key="p1", work_item_type_keys=["story"]) for _ in range(30)))
+        await asyncio.gather(
+            *(
+                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
+                for _ in range(30)
+            )
+        )
         elapsed = time.monotonic() - started
     assert fake.rejected_429 == 0
     assert fake.max_in_window(FILTER, 0.05) <= 5
@@ -113,11 +141,15 @@ async def test_qps_plus_qpm_endpoint_respects_both_windows(fake: FakeFeishu) -> 
     assert ideal * 0.97 <= elapsed <= ideal * 1.25 + 0.1, (elapsed, ideal)
 
 
-async def test_dropped_connection_after_commit_retries_with_same_key_and_creates_once(fake: FakeFeishu) -> None:
+async def test_dropped_connection_after_commit_retries_with_same_key_and_creates_once(
+    fake: FakeFeishu,
+) -> None:
     work_items_handler(fake)
     fake.drop_after_commit = 1
     async with client(fake) as c:
-        result = await c.work_items.create(project_key="p1", work_item_type_key="story", name="once")
+        result = await c.work_items.create(
+            project_key="p1", work_item_type_key="story", name="once"
+        )
     creates = fake.calls(CREATE)
     assert len(creates) == 2
     assert creates[0].headers["X-IDEM-UUID"] == creates[1].headers["X-IDEM-UUID"]
@@ -130,7 +162,11 @@ async def test_each_logical_write_gets_a_fresh_key_and_reads_none(fake: FakeFeis
     async with client(fake) as c:
         await c.work_items.create(project_key="p1", work_item_type_key="story")
         await c.work_items.create(project_key="p1", work_item_type_key="story")
-        await c.work_items.create(project_key="p1", work_item_type_key="story", request_options=RequestOptions(idempotency_key="mine-1"))
+        await c.work_items.create(
+            project_key="p1",
+            work_item_type_key="story",
+            request_options=RequestOptions(idempotency_key="mine-1"),
+        )
         await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
     keys = [s.headers.get("X-IDEM-UUID") for s in fake.calls(CREATE)]
     assert keys[0] and keys[1] and keys[0] != keys[1] and keys[2] == "mine-1"
@@ -141,7 +177,12 @@ async def test_rate_limited_calls_are_retried_through_the_limiter(fake: FakeFeis
     work_items_handler(fake)
     fake.limits["*"] = [(2, 0.3)]  # the server is stricter than the client believes
     async with client(fake, retry_backoff=(0.2, 0.4)) as c:
-        results = await asyncio.gather(*(c.work_items.filter(project_key="p1", work_item_type_keys=["story"]) for _ in range(4)))
+        results = await asyncio.gather(
+            *(
+                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
+                for _ in range(4)
+            )
+        )
     assert len(results) == 4
     assert fake.rejected_429 >= 1
 
@@ -165,7 +206,14 @@ async def test_server_errors_retry_reads_but_not_writes_without_a_key(fake: Fake
         from aiohttp import web
 
         if count["n"] < 3:
-            return web.json_response({"err_code": 50006, "err_msg": "openapi system err, please try again later", "err": {}}, status=500)
+            return web.json_response(
+                {
+                    "err_code": 50006,
+                    "err_msg": "openapi system err, please try again later",
+                    "err": {},
+                },
+                status=500,
+            )
         return {"data": [], "err_code": 0, "err_msg": "", "err": {}}
 
     async with client(fake) as c:
@@ -182,8 +230,15 @@ async def test_server_errors_retry_reads_but_not_writes_without_a_key(fake: Fake
 
     async with OpenClient("app", "secret", base_url=fake.url, retry_backoff=(0.01, 0.02)) as o:
         with pytest.raises(ServerError):
-            await o.task.patch(task_id="t1", user_id_type="open_id", task={"summary": "s"}, update_fields=["summary"])
-    assert len(fake.calls("/open-apis/task/v1/tasks/t1")) == 1  # no idempotency header there: never retried
+            await o.task.patch(
+                task_id="t1",
+                user_id_type="open_id",
+                task={"summary": "s"},
+                update_fields=["summary"],
+            )
+    assert (
+        len(fake.calls("/open-apis/task/v1/tasks/t1")) == 1
+    )  # no idempotency header there: never retried
 
 
 async def test_cancelled_calls_leak_no_limiter_capacity_or_connections(fake: FakeFeishu) -> None:
@@ -197,16 +252,29 @@ async def test_cancelled_calls_leak_no_limiter_capacity_or_connections(fake: Fak
         return {"data": [], "err_code": 0, "err_msg": "", "err": {}}
 
     async with client(fake, rate_limits={"qps15_qpm450": windows, "default": windows}) as c:
-        tasks = [asyncio.ensure_future(c.work_items.filter(project_key="p1", work_item_type_keys=["story"])) for _ in range(20)]
+        tasks = [
+            asyncio.ensure_future(
+                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
+            )
+            for _ in range(20)
+        ]
         await asyncio.sleep(0.05)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(c.work_items.query(project_key="p1", work_item_type_key="story", work_item_ids=[1]), 0.1)
+            await asyncio.wait_for(
+                c.work_items.query(project_key="p1", work_item_type_key="story", work_item_ids=[1]),
+                0.1,
+            )
         await asyncio.sleep(0.25)  # every window the cancelled calls used has passed
         started = time.monotonic()
-        await asyncio.gather(*(c.work_items.filter(project_key="p1", work_item_type_keys=["story"]) for _ in range(5)))
+        await asyncio.gather(
+            *(
+                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
+                for _ in range(5)
+            )
+        )
         assert time.monotonic() - started < 0.15  # full capacity again
         connector = c._session.connector  # type: ignore[union-attr]
         await asyncio.sleep(0.05)
@@ -217,13 +285,17 @@ async def test_cancelled_calls_leak_no_limiter_capacity_or_connections(fake: Fak
 async def test_connection_refused_is_a_feishu_error(fake: FakeFeishu) -> None:
     url = fake.url
     await fake.stop()
-    async with ProjectClient("p", SECRET, user_key="u", base_url=url, max_retries=1, retry_backoff=(0.01, 0.01)) as c:
+    async with ProjectClient(
+        "p", SECRET, user_key="u", base_url=url, max_retries=1, retry_backoff=(0.01, 0.01)
+    ) as c:
         with pytest.raises(FeishuConnectionError) as info:
             await c.users.search(query="x")
     assert "plugin_token" in str(info.value)
 
 
-async def test_secrets_never_reach_debug_logs_reprs_or_errors(fake: FakeFeishu, caplog: pytest.LogCaptureFixture) -> None:
+async def test_secrets_never_reach_debug_logs_reprs_or_errors(
+    fake: FakeFeishu, caplog: pytest.LogCaptureFixture
+) -> None:
     work_items_handler(fake)
     caplog.set_level(logging.DEBUG, logger="aiofeishu")
     async with client(fake) as c:
@@ -232,7 +304,7 @@ async def test_secrets_never_reach_debug_logs_reprs_or_errors(fake: FakeFeishu, 
         await c.work_items.create(project_key="p1", work_item_type_key="story")
         try:
             await c.work_items.delete(project_key="p1", work_item_type_key="story", work_item_id=1)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             text = str(exc) + repr(exc)
         shown = repr(c) + text + repr(c._plugin_tokens)
     logs = caplog.text

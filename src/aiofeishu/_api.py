@@ -51,13 +51,19 @@ class GroupAPI:
     def __init__(self, client: Any) -> None:
         self._client: BaseClient = client
 
-    async def _call(self, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions | None) -> Any:
+    async def _call(
+        self, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions | None
+    ) -> Any:
         return await self._client._send(self._client._prepare(endpoint, args), options)
 
-    def _paginate(self, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions | None) -> Any:
+    def _paginate(
+        self, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions | None
+    ) -> Any:
         return Paginated(self._client, endpoint, args, options)
 
-    def _download(self, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions | None) -> Download:
+    def _download(
+        self, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions | None
+    ) -> Download:
         return Download(self._client, self._client._prepare(endpoint, args), options)
 
 
@@ -76,7 +82,13 @@ class Paginated(Generic[R, T]):
     ``pages()`` iterates whole pages (response objects) instead of items.
     """
 
-    def __init__(self, client: BaseClient, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions | None) -> None:
+    def __init__(
+        self,
+        client: BaseClient,
+        endpoint: Endpoint,
+        args: Mapping[str, Any],
+        options: RequestOptions | None,
+    ) -> None:
         self._client = client
         self._endpoint = endpoint
         self._args = dict(args)
@@ -145,7 +157,9 @@ class Paginated(Generic[R, T]):
 class Download:
     """A file download: ``await d.to_file(path)`` or ``async for chunk in d`` — never all in memory."""
 
-    def __init__(self, client: BaseClient, prepared: Prepared, options: RequestOptions | None) -> None:
+    def __init__(
+        self, client: BaseClient, prepared: Prepared, options: RequestOptions | None
+    ) -> None:
         self._client = client
         self._prepared = prepared
         self._options = options
@@ -160,7 +174,9 @@ class Download:
         size = 0
         try:
             with partial.open("wb") as fh:
-                async for chunk in self._client._stream(self._prepared, self._options, chunk_size=chunk_size):
+                async for chunk in self._client._stream(
+                    self._prepared, self._options, chunk_size=chunk_size
+                ):
                     fh.write(chunk)
                     size += len(chunk)
             partial.replace(target)

@@ -76,7 +76,9 @@ class OpenObject:
 
     def __init__(self, raw: dict[str, Any]) -> None:
         if not isinstance(raw, dict):
-            raise TypeError(f"expected an object for {type(self).__name__}, got {type(raw).__name__}")
+            raise TypeError(
+                f"expected an object for {type(self).__name__}, got {type(raw).__name__}"
+            )
         self.raw = raw
         self._cache: Any = None
 

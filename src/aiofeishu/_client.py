@@ -81,7 +81,9 @@ def _decoder(endpoint: Endpoint) -> msgspec.json.Decoder[Any]:
     key = f"{endpoint.platform}:{endpoint.response_type_name}"
     decoder = _decoders.get(key)
     if decoder is None:
-        decoder = _decoders[key] = msgspec.json.Decoder(endpoint.response_type, dec_hook=dec_hook, strict=False)
+        decoder = _decoders[key] = msgspec.json.Decoder(
+            endpoint.response_type, dec_hook=dec_hook, strict=False
+        )
     return decoder
 
 
@@ -180,8 +182,14 @@ class BaseClient:
         values = {k: v for k, v in args.items() if v is not msgspec.UNSET}
         files = {k: values.pop(k) for k in endpoint.file_params if k in values}
         for name, value in files.items():
-            if not isinstance(value, (str, os.PathLike, bytes, bytearray, FileUpload, AsyncIterable)):
-                raise RequestValidationError(endpoint.key, f"`{name}` must be a path, bytes, an async byte stream or FileUpload, got {type(value).__name__}", f"$.{name}")
+            if not isinstance(
+                value, (str, os.PathLike, bytes, bytearray, FileUpload, AsyncIterable)
+            ):
+                raise RequestValidationError(
+                    endpoint.key,
+                    f"`{name}` must be a path, bytes, an async byte stream or FileUpload, got {type(value).__name__}",
+                    f"$.{name}",
+                )
         try:
             plain: dict[str, Any] = msgspec.to_builtins(values, enc_hook=enc_hook)
         except TypeError as exc:
@@ -210,12 +218,14 @@ class BaseClient:
         limiter = self._limiters.get(key)
         if limiter is None:
             windows = self._rate_overrides.get(endpoint.rate_limit, endpoint.windows)
-            limiter = self._limiters[key] = SlidingWindowLimiter(windows or (), margin=self._rate_margin)
+            limiter = self._limiters[key] = SlidingWindowLimiter(
+                windows or (), margin=self._rate_margin
+            )
         return limiter
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         base, cap = self.retry_backoff
-        delay = min(cap, base * (2 ** (attempt - 1))) * random.uniform(0.5, 1.0)
+        delay: float = min(cap, base * (2 ** (attempt - 1))) * random.uniform(0.5, 1.0)
         if retry_after is not None:
             delay = max(delay, retry_after) + random.uniform(0, base / 4)
         return delay
@@ -223,36 +233,53 @@ class BaseClient:
     def _form(self, prepared: Prepared) -> aiohttp.FormData:
         form = aiohttp.FormData()
         for key, value in (prepared.form or {}).items():
-            form.add_field(key, value if isinstance(value, str) else msgspec.json.encode(value).decode())
+            form.add_field(
+                key, value if isinstance(value, str) else msgspec.json.encode(value).decode()
+            )
         for key, value in (prepared.files or {}).items():
             filename, content_type = None, None
             if isinstance(value, FileUpload):
                 filename, content_type, value = value.filename, value.content_type, value.content
             if isinstance(value, (str, os.PathLike)):
                 path = Path(value)
-                form.add_field(key, path.open("rb"), filename=filename or path.name, content_type=content_type)
+                form.add_field(
+                    key, path.open("rb"), filename=filename or path.name, content_type=content_type
+                )
             elif isinstance(value, (bytes, bytearray)):
-                form.add_field(key, bytes(value), filename=filename or key, content_type=content_type)
+                form.add_field(
+                    key, bytes(value), filename=filename or key, content_type=content_type
+                )
             else:
                 form.add_field(key, value, filename=filename or key, content_type=content_type)
         return form
 
     def _retry_safe(self, prepared: Prepared, idem_key: str | None) -> bool:
-        if any(isinstance(v, AsyncIterable) or (isinstance(v, FileUpload) and isinstance(v.content, AsyncIterable))
-               for v in (prepared.files or {}).values()):
+        if any(
+            isinstance(v, AsyncIterable)
+            or (isinstance(v, FileUpload) and isinstance(v.content, AsyncIterable))
+            for v in (prepared.files or {}).values()
+        ):
             return False  # a stream can be read once
-        return not prepared.endpoint.writes or (idem_key is not None and self._idempotency_header is not None)
+        return not prepared.endpoint.writes or (
+            idem_key is not None and self._idempotency_header is not None
+        )
 
     async def _send(self, prepared: Prepared, options: RequestOptions | None) -> Any:
         return await self._run(prepared, options or RequestOptions(), stream=False)
 
-    async def _stream(self, prepared: Prepared, options: RequestOptions | None, *, chunk_size: int = 1 << 16) -> AsyncIterator[bytes]:
-        response: aiohttp.ClientResponse = await self._run(prepared, options or RequestOptions(), stream=True)
+    async def _stream(
+        self, prepared: Prepared, options: RequestOptions | None, *, chunk_size: int = 1 << 16
+    ) -> AsyncIterator[bytes]:
+        response: aiohttp.ClientResponse = await self._run(
+            prepared, options or RequestOptions(), stream=True
+        )
         try:
             async for chunk in response.content.iter_chunked(chunk_size):
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise FeishuConnectionError(f"{prepared.endpoint.method} {prepared.path}: download interrupted: {exc}") from exc
+            raise FeishuConnectionError(
+                f"{prepared.endpoint.method} {prepared.path}: download interrupted: {exc}"
+            ) from exc
         finally:
             response.release()
 
@@ -279,9 +306,13 @@ class BaseClient:
             data: Any = self._form(prepared) if endpoint.multipart else prepared.body
             started = time.perf_counter()
             try:
-                status, resp_headers, body, raw = await self._transport(endpoint.method, url, headers, data, prepared.query, timeout, stream, slot)
+                status, resp_headers, body, raw = await self._transport(
+                    endpoint.method, url, headers, data, prepared.query, timeout, stream, slot
+                )
             except FeishuConnectionError as exc:
-                logger.debug("%s %s failed: %s (attempt %d)", endpoint.method, prepared.path, exc, attempt)
+                logger.debug(
+                    "%s %s failed: %s (attempt %d)", endpoint.method, prepared.path, exc, attempt
+                )
                 if retry_safe and attempt <= max_retries:
                     await asyncio.sleep(self._backoff(attempt, None))
                     continue
@@ -289,17 +320,34 @@ class BaseClient:
             elapsed = (time.perf_counter() - started) * 1000
             log_id = resp_headers.get("X-Tt-Logid")
             if raw is not None:  # a download that succeeded: hand over the open response
-                logger.debug("%s %s -> %d attempt=%d log_id=%s %.1fms (stream)", endpoint.method, prepared.path, status, attempt, log_id, elapsed)
+                logger.debug(
+                    "%s %s -> %d attempt=%d log_id=%s %.1fms (stream)",
+                    endpoint.method,
+                    prepared.path,
+                    status,
+                    attempt,
+                    log_id,
+                    elapsed,
+                )
                 return raw
             result = self._interpret(prepared, status, resp_headers, body, log_id)
             logger.debug(
-                "%s %s -> %d attempt=%d log_id=%s %.1fms%s", endpoint.method, prepared.path, status, attempt,
-                log_id if log_id else getattr(result, "log_id", None), elapsed,
+                "%s %s -> %d attempt=%d log_id=%s %.1fms%s",
+                endpoint.method,
+                prepared.path,
+                status,
+                attempt,
+                log_id if log_id else getattr(result, "log_id", None),
+                elapsed,
                 f" code={result.code}" if isinstance(result, APIError) else "",
             )
             if not isinstance(result, APIError):
                 return result
-            if result.code in self._token_error_codes and credential.source is not None and not token_renewed:
+            if (
+                result.code in self._token_error_codes
+                and credential.source is not None
+                and not token_renewed
+            ):
                 credential.source.invalidate(credential.token or "")
                 token_renewed = True
                 attempt -= 1  # a renewed token is not a retry of a failure
@@ -318,20 +366,42 @@ class BaseClient:
         return isinstance(error, ServerError) and retry_safe
 
     async def _transport(
-        self, method: str, url: str, headers: dict[str, str], data: Any, query: dict[str, str] | None,
-        timeout: float, stream: bool, slot: Slot | None = None,
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: Any,
+        query: dict[str, str] | None,
+        timeout: float,
+        stream: bool,
+        slot: Slot | None = None,
     ) -> tuple[int, Mapping[str, str], bytes, aiohttp.ClientResponse | None]:
         session = self._ensure_session()
-        path = url[len(self.base_url):]
+        path = url[len(self.base_url) :]
         try:
-            response = await session.request(method, url, headers=headers, data=data, params=query,
-                                             timeout=aiohttp.ClientTimeout(total=timeout), trace_request_ctx=slot)
+            response = await session.request(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                params=query,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                trace_request_ctx=slot,
+            )
             try:
-                if stream and response.status == 200 and "json" not in response.headers.get("Content-Type", ""):
+                if (
+                    stream
+                    and response.status == 200
+                    and "json" not in response.headers.get("Content-Type", "")
+                ):
                     return response.status, response.headers, b"", response
                 body = await response.read()
             finally:
-                if not (stream and response.status == 200 and "json" not in response.headers.get("Content-Type", "")):
+                if not (
+                    stream
+                    and response.status == 200
+                    and "json" not in response.headers.get("Content-Type", "")
+                ):
                     response.release()
             return response.status, response.headers, body, None
         except TimeoutError as exc:
@@ -339,7 +409,14 @@ class BaseClient:
         except aiohttp.ClientError as exc:
             raise FeishuConnectionError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
 
-    def _interpret(self, prepared: Prepared, status: int, headers: Mapping[str, str], body: bytes, log_id: str | None) -> Any:
+    def _interpret(
+        self,
+        prepared: Prepared,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        log_id: str | None,
+    ) -> Any:
         endpoint = prepared.endpoint
         response: Any = None
         try:
@@ -347,8 +424,13 @@ class BaseClient:
         except msgspec.ValidationError:
             response = None
         except msgspec.DecodeError:
-            raise InvalidResponseError("the body is not JSON", status=status, excerpt=_excerpt(body),
-                                       method=endpoint.method, path=prepared.path) from None
+            raise InvalidResponseError(
+                "the body is not JSON",
+                status=status,
+                excerpt=_excerpt(body),
+                method=endpoint.method,
+                path=prepared.path,
+            ) from None
         if response is not None:
             code, msg, detail = self._envelope_code(response)  # type: ignore[arg-type]
             if not code:
@@ -359,19 +441,45 @@ class BaseClient:
                 env = _envelope_decoder.decode(body)
             except msgspec.MsgspecError:
                 if status >= 400:
-                    return self._error(prepared, status, None, _excerpt(body) or "empty body", log_id, None, headers)
-                raise InvalidResponseError("the body is not the API's JSON", status=status, excerpt=_excerpt(body),
-                                           method=endpoint.method, path=prepared.path) from None
+                    return self._error(
+                        prepared,
+                        status,
+                        None,
+                        _excerpt(body) or "empty body",
+                        log_id,
+                        None,
+                        headers,
+                    )
+                raise InvalidResponseError(
+                    "the body is not the API's JSON",
+                    status=status,
+                    excerpt=_excerpt(body),
+                    method=endpoint.method,
+                    path=prepared.path,
+                ) from None
             code, msg, detail = self._envelope_code(env)
             if not code and status < 400:
-                raise InvalidResponseError("the body does not match the documented response", status=status,
-                                           excerpt=_excerpt(body), method=endpoint.method, path=prepared.path)
+                raise InvalidResponseError(
+                    "the body does not match the documented response",
+                    status=status,
+                    excerpt=_excerpt(body),
+                    method=endpoint.method,
+                    path=prepared.path,
+                )
         if log_id is None and isinstance(detail, dict):
             log_id = detail.get("log_id") or None
         return self._error(prepared, status, code, msg, log_id, detail, headers)
 
-    def _error(self, prepared: Prepared, status: int, code: int | None, msg: str, log_id: str | None,
-               detail: Any, headers: Mapping[str, str]) -> APIError:
+    def _error(
+        self,
+        prepared: Prepared,
+        status: int,
+        code: int | None,
+        msg: str,
+        log_id: str | None,
+        detail: Any,
+        headers: Mapping[str, str],
+    ) -> APIError:
         retry_after: float | None = None
         for name in ("Retry-After", "x-ogw-ratelimit-reset"):
             value = headers.get(name)
@@ -381,5 +489,14 @@ class BaseClient:
                     break
                 except ValueError:
                     pass
-        return make_api_error(self._platform, status=status, code=code, msg=msg, log_id=log_id,
-                              method=prepared.endpoint.method, path=prepared.path, detail=detail, retry_after=retry_after)
+        return make_api_error(
+            self._platform,
+            status=status,
+            code=code,
+            msg=msg,
+            log_id=log_id,
+            method=prepared.endpoint.method,
+            path=prepared.path,
+            detail=detail,
+            retry_after=retry_after,
+        )

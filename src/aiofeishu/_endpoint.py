@@ -62,11 +62,15 @@ class Endpoint:
         """The strict Struct holding every argument (loads the generated module on first use)."""
         if self.types is not None:
             return self.types[0]
-        return getattr(importlib.import_module(f"aiofeishu.{self.platform}.requests"), self.request_type_name)  # type: ignore[no-any-return]
+        module = importlib.import_module(f"aiofeishu.{self.platform}.requests")
+        found: type[Any] = getattr(module, self.request_type_name)
+        return found
 
     @property
     def response_type(self) -> type[Any]:
         """The response Struct (loads the generated module on first use)."""
         if self.types is not None:
             return self.types[1]
-        return getattr(importlib.import_module(f"aiofeishu.{self.platform}.models"), self.response_type_name)  # type: ignore[no-any-return]
+        module = importlib.import_module(f"aiofeishu.{self.platform}.models")
+        found: type[Any] = getattr(module, self.response_type_name)
+        return found

@@ -13,8 +13,8 @@ from aiofeishu._auth import TokenSource, UserToken
 from aiofeishu._client import BaseClient, Credential, RateLimits, _Envelope
 from aiofeishu._endpoint import Endpoint
 from aiofeishu.errors import AuthenticationError, ConfigurationError
-from aiofeishu.project.api import ProjectGroups
 from aiofeishu.project import endpoints as _ep
+from aiofeishu.project.api import ProjectGroups
 
 __all__ = ["ProjectClient"]
 
@@ -54,11 +54,17 @@ class ProjectClient(ProjectGroups, BaseClient):
     ) -> None:
         super().__init__(
             base_url=base_url or os.environ.get("FEISHU_PROJECT_BASE_URL") or DEFAULT_BASE_URL,
-            session=session, max_retries=max_retries, timeout=timeout, rate_limits=rate_limits,
-            rate_limit_margin=rate_limit_margin, retry_backoff=retry_backoff,
+            session=session,
+            max_retries=max_retries,
+            timeout=timeout,
+            rate_limits=rate_limits,
+            rate_limit_margin=rate_limit_margin,
+            retry_backoff=retry_backoff,
         )
         self.plugin_id = plugin_id or os.environ.get("FEISHU_PROJECT_PLUGIN_ID") or None
-        self._plugin_secret = plugin_secret or os.environ.get("FEISHU_PROJECT_PLUGIN_SECRET") or None
+        self._plugin_secret = (
+            plugin_secret or os.environ.get("FEISHU_PROJECT_PLUGIN_SECRET") or None
+        )
         self.user_key = user_key or os.environ.get("FEISHU_PROJECT_USER_KEY") or None
         self.virtual = virtual
         has_plugin = bool(self.plugin_id and self._plugin_secret)
@@ -84,28 +90,50 @@ class ProjectClient(ProjectGroups, BaseClient):
 
     def __repr__(self) -> str:
         mode = "user_token" if self._user_tokens else ("virtual" if self.virtual else "plugin")
-        return (f"ProjectClient(base_url={self.base_url!r}, plugin_id={self.plugin_id!r}, "
-                f"plugin_secret={'***' if self._plugin_secret else None}, user_key={self.user_key!r}, mode={mode!r})")
+        return (
+            f"ProjectClient(base_url={self.base_url!r}, plugin_id={self.plugin_id!r}, "
+            f"plugin_secret={'***' if self._plugin_secret else None}, user_key={self.user_key!r}, mode={mode!r})"
+        )
 
     async def _fetch_plugin_token(self) -> tuple[str, float]:
         response = await self.authen.plugin_token(
-            plugin_id=self.plugin_id or "", plugin_secret=self._plugin_secret or "", type=1 if self.virtual else 0
+            plugin_id=self.plugin_id or "",
+            plugin_secret=self._plugin_secret or "",
+            type=1 if self.virtual else 0,
         )
         data = response.data
         if not data or not data.token:
-            raise AuthenticationError(status=200, code=None, msg="plugin_token response carries no token",
-                                      log_id=None, method="POST", path=_ep.AUTHEN_PLUGIN_TOKEN.path)
+            raise AuthenticationError(
+                status=200,
+                code=None,
+                msg="plugin_token response carries no token",
+                log_id=None,
+                method="POST",
+                path=_ep.AUTHEN_PLUGIN_TOKEN.path,
+            )
         return data.token, float(data.expire_time or 7200)
 
     async def _refresh_user_token(self) -> tuple[str, float]:
         if not self._refresh_token:
-            raise AuthenticationError(status=401, code=None, msg="the user_access_token expired or was rejected and no refresh_token was given",
-                                      log_id=None, method="POST", path=_ep.AUTHEN_REFRESH_TOKEN.path)
+            raise AuthenticationError(
+                status=401,
+                code=None,
+                msg="the user_access_token expired or was rejected and no refresh_token was given",
+                log_id=None,
+                method="POST",
+                path=_ep.AUTHEN_REFRESH_TOKEN.path,
+            )
         response = await self.authen.refresh_token(refresh_token=self._refresh_token, type=1)
         data = response.data
         if not data or not data.token:
-            raise AuthenticationError(status=200, code=None, msg="refresh_token response carries no token",
-                                      log_id=None, method="POST", path=_ep.AUTHEN_REFRESH_TOKEN.path)
+            raise AuthenticationError(
+                status=200,
+                code=None,
+                msg="refresh_token response carries no token",
+                log_id=None,
+                method="POST",
+                path=_ep.AUTHEN_REFRESH_TOKEN.path,
+            )
         if data.refresh_token:
             self._refresh_token = data.refresh_token
         return data.token, float(data.expire_time or 7200)
@@ -119,7 +147,9 @@ class ProjectClient(ProjectGroups, BaseClient):
                     # No plugin credentials: page 02's example sends the user token here.
                     token = self._user_tokens._token or ""
                     return Credential(self._user_tokens.identity, {"X-PLUGIN-TOKEN": token})
-                raise ConfigurationError(f"{endpoint.key} needs plugin credentials (plugin_id / plugin_secret)")
+                raise ConfigurationError(
+                    f"{endpoint.key} needs plugin credentials (plugin_id / plugin_secret)"
+                )
             token = await self._plugin_tokens.get()
             headers = {"X-PLUGIN-TOKEN": token}
             if endpoint.auth == "plugin":
@@ -144,7 +174,11 @@ class ProjectClient(ProjectGroups, BaseClient):
             return int(error["code"]), str(error.get("msg") or ""), error
         err = getattr(env, "err", None)
         code = getattr(env, "err_code", None)
-        msg = getattr(env, "err_msg", None) or (err.get("msg") if isinstance(err, Mapping) else None) or ""
+        msg = (
+            getattr(env, "err_msg", None)
+            or (err.get("msg") if isinstance(err, Mapping) else None)
+            or ""
+        )
         if not code and isinstance(err, Mapping) and err.get("code"):
             code = err["code"]
         if isinstance(env, _Envelope) and code is None and env.code:

@@ -154,7 +154,9 @@ _BY_STATUS: dict[int, type[APIError]] = {
 }
 
 
-def error_facts(platform: str, code: int | None) -> tuple[int | None, str, tuple[str, ...], tuple[str, ...]] | None:
+def error_facts(
+    platform: str, code: int | None
+) -> tuple[int | None, str, tuple[str, ...], tuple[str, ...]] | None:
     """The docs' facts for a code: (status, kind, messages, hints), or None."""
     if code is None:
         return None
@@ -179,11 +181,28 @@ def error_class(platform: str, status: int, code: int | None) -> type[APIError]:
 
 
 def make_api_error(
-    platform: str, *, status: int, code: int | None, msg: str, log_id: str | None,
-    method: str, path: str, detail: Any = None, retry_after: float | None = None,
+    platform: str,
+    *,
+    status: int,
+    code: int | None,
+    msg: str,
+    log_id: str | None,
+    method: str,
+    path: str,
+    detail: Any = None,
+    retry_after: float | None = None,
 ) -> APIError:
     facts = error_facts(platform, code)
     hint = "; ".join(facts[3]) if facts and facts[3] else None
     cls = error_class(platform, status, code)
-    return cls(status=status, code=code, msg=msg, log_id=log_id, method=method, path=path,
-               detail=detail, hint=hint, retry_after=retry_after)
+    return cls(
+        status=status,
+        code=code,
+        msg=msg,
+        log_id=log_id,
+        method=method,
+        path=path,
+        detail=detail,
+        hint=hint,
+        retry_after=retry_after,
+    )
