@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .emit import generate
+from .emit import generate, readme_with_endpoints
 from .spec import SpecError, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,9 +43,16 @@ def main() -> int:
         return 2
     out_root = ROOT / "src" / "aiofeishu"
     files = generate(specs, out_root)
+    readme = ROOT / "README.md"
+    extra = {readme: readme_with_endpoints(readme.read_text(encoding="utf-8"), specs)}
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             staged = {Path(tmp) / p.relative_to(out_root): text for p, text in files.items()}
+            stale_extra = [
+                p.relative_to(ROOT)
+                for p, text in extra.items()
+                if p.read_text(encoding="utf-8") != text
+            ]
             for path, text in staged.items():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
@@ -55,6 +62,7 @@ def main() -> int:
                 for p, s in zip(files, staged, strict=True)
                 if not p.exists() or p.read_text(encoding="utf-8") != s.read_text(encoding="utf-8")
             ]
+        stale += stale_extra
         if stale:
             print(
                 "generated code is out of date; run `make generate`:",
@@ -69,6 +77,8 @@ def main() -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     _format(list(files))
+    for path, text in extra.items():
+        path.write_text(text, encoding="utf-8")
     print(f"generated {len(files)} files from {len(specs.all_endpoints())} endpoints")
     return 0
 

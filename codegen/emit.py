@@ -433,3 +433,27 @@ def generate(specs: Specs, out_root: Path) -> dict[Path, str]:
         files[pkg / "api.py"] = api_module(platform, specs)
     files[out_root / "error_codes.py"] = error_codes_module(specs)
     return files
+
+
+def readme_with_endpoints(readme: str, specs: Specs) -> str:
+    """README.md with its endpoint table (between the endpoints markers) regenerated."""
+    start, end = "<!-- endpoints:start -->", "<!-- endpoints:end -->"
+    lines = [
+        start,
+        "",
+        f"{len(specs.all_endpoints())} endpoints, by client and group "
+        "(generated from specs/; the doc column is the vendor page).",
+        "",
+    ]
+    for plat, platform in specs.platforms.items():
+        client = "ProjectClient" if plat == "project" else "OpenClient"
+        lines += [f"### {client}", "", "| method | endpoint | summary | doc |", "|---|---|---|---|"]
+        for ep in sorted(platform.endpoints, key=lambda e: (e.group, e.name)):
+            lines.append(
+                f"| `{ep.group}.{ep.name}` | `{ep.method} {ep.path}` | {ep.summary} | {ep.doc} |"
+            )
+        lines.append("")
+    lines.append(end)
+    head, _, rest = readme.partition(start)
+    _, _, tail = rest.partition(end)
+    return head + "\n".join(lines) + tail

@@ -1,0 +1,68 @@
+"""The client against the vendor's endpoint list (our copy in specs/, and the original when present)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from aiofeishu import OpenClient, ProjectClient
+from aiofeishu.open.endpoints import ALL as OPEN_ENDPOINTS
+from aiofeishu.project.endpoints import ALL as PROJECT_ENDPOINTS
+
+ROOT = Path(__file__).resolve().parents[1]
+OUR_COPY = ROOT / "specs" / "endpoints.tsv"
+VENDOR = ROOT.parent / "shared" / "docs" / "ENDPOINTS.tsv"
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def test_every_listed_endpoint_exists_once_and_nothing_else() -> None:
+    listed = {(r["platform"], r["method"], r["path"]) for r in rows(OUR_COPY)}
+    ours = [(e.platform, e.method, e.path) for e in (*PROJECT_ENDPOINTS, *OPEN_ENDPOINTS)]
+    assert len(ours) == len(set(ours)), "an endpoint is specced twice"
+    assert sorted(listed - set(ours)) == [], "endpoints missing from the SDK"
+    assert sorted(set(ours) - listed) == [], "endpoints not in the vendor list"
+    assert len(ours) == 90
+
+
+def test_doc_pages_match_the_list() -> None:
+    by_key = {(r["method"], r["path"]): r["doc"] for r in rows(OUR_COPY)}
+    for e in (*PROJECT_ENDPOINTS, *OPEN_ENDPOINTS):
+        listed = by_key[(e.method, e.path)]
+        if "listed, no page" in listed:
+            assert "listed, no page" in e.doc, e.key
+        elif listed.startswith("feishu-project page "):
+            assert e.doc.startswith(f"feishu-project/{listed.split()[-1]}-"), (e.key, e.doc, listed)
+        else:
+            assert e.doc == listed, e.key
+
+
+def test_our_copy_matches_the_vendor_list_when_present() -> None:
+    if not VENDOR.exists():
+        pytest.skip("../shared/docs/ENDPOINTS.tsv is not beside this checkout")
+    assert OUR_COPY.read_bytes() == VENDOR.read_bytes(), (
+        "specs/endpoints.tsv drifted from the vendor's list"
+    )
+
+
+@pytest.mark.parametrize(
+    ("client", "expected"),
+    [
+        (lambda: ProjectClient("p", "s", user_key="u"), PROJECT_ENDPOINTS),
+        (lambda: OpenClient("a", "s"), OPEN_ENDPOINTS),
+    ],
+)
+def test_each_descriptor_resolves_to_a_method(client, expected) -> None:  # type: ignore[no-untyped-def]
+    c = client()
+    assert c.endpoints == expected
+    for e in c.endpoints:
+        method = getattr(getattr(c, e.group), e.name)
+        assert callable(method)
+        assert e.path in (method.__doc__ or "") and e.doc in (method.__doc__ or "")
+        assert e.request_type.__name__ == e.request_type_name
+        assert e.response_type.__name__ == e.response_type_name
