@@ -1,7 +1,7 @@
 PY ?= .venv/bin/python
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install generate check-generated lint typecheck pytest test bench bench-smoke demo examples clean
+.PHONY: install generate check-generated lint typecheck pytest test examples clean
 
 install:
 	python3 -m venv .venv
@@ -18,8 +18,8 @@ examples:
 	$(PY) -m codegen.extract_examples --docs ../shared/docs --out specs/examples
 
 lint:
-	$(PY) -m ruff check src codegen tests benchmarks
-	$(PY) -m ruff format --check src codegen tests benchmarks
+	$(PY) -m ruff check src codegen tests
+	$(PY) -m ruff format --check src codegen tests
 
 typecheck:
 	$(PY) -m mypy
@@ -28,12 +28,6 @@ pytest:
 	$(PY) -m pytest -q
 
 test: check-generated lint typecheck pytest
-
-bench:
-	$(PY) -m benchmarks
-
-bench-smoke:
-	$(PY) -m benchmarks --smoke
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .mypy_cache

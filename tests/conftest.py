@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from types import SimpleNamespace
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,7 +24,8 @@ def _patch_aioresponses() -> None:
         return
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", None)
+        if kwargs.get("stream_writer") is None:
+            kwargs["stream_writer"] = SimpleNamespace(output_size=0)  # nothing was really sent
         original(self, *args, **kwargs)
 
     init._aiofeishu_shim = True  # type: ignore[attr-defined]
