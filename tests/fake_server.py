@@ -48,7 +48,9 @@ class FakeFeishu:
         self._ids = itertools.count(1000)
         self._idem: dict[tuple[str, str, str], bytes] = {}
         self._windows: dict[tuple[str, str, float], deque[float]] = defaultdict(deque)
-        self.app = web.Application()
+        self.app = web.Application(
+            client_max_size=200 * 1024 * 1024
+        )  # uploads up to the docs' 100 MB
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner: web.AppRunner | None = None
         self.url = ""
