@@ -82,8 +82,10 @@ def _lit(value: Any) -> str:
 
 def _doc_lines(ep: Endpoint) -> list[str]:
     lines = [ep.summary, "", f"``{ep.method} {ep.path}``"]
-    if ep.writes:
+    if ep.writes and ep.platform == "project":
         lines.append("Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).")
+    elif ep.writes:
+        lines.append("Writes: not retried after an ambiguous failure (no idempotency header here).")
     if ep.pagination:
         lines.append("Await for one page, or ``async for`` over every item across pages.")
     if ep.download:

@@ -89,12 +89,12 @@ class FakeFeishu:
 
     # -- dispatch --------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        now = time.monotonic()  # arrival, before the body is read
         raw = await request.read()
         try:
             body = await request.json() if raw else None
         except ValueError:
             body = raw
-        now = time.monotonic()
         self.seen.append(Seen(request.method, request.path, dict(request.headers), body, now))
         if request.path == "/open_api/authen/plugin_token":
             return await self._plugin_token()

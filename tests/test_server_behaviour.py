@@ -104,7 +104,9 @@ async def test_15_qps_burst_never_overruns_and_is_near_ideal(fake: FakeFeishu) -
     work_items_handler(fake)
     windows = [(15, 0.2)]  # 15 per second, scaled down five times
     fake.limits["*"] = windows
-    async with client(fake, rate_limits={"qps15_qpm450": windows}) as c:
+    # Client and server share one event loop here, so the server notes arrivals a few ms
+    # late under load; at this 5x scale that noise needs a 5 % margin (2 % at full scale).
+    async with client(fake, rate_limits={"qps15_qpm450": windows}, rate_limit_margin=0.05) as c:
         await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])  # warm the token
         await asyncio.sleep(0.25)
         started = time.monotonic()

@@ -192,7 +192,7 @@ class BaseClient:
                 )
         try:
             plain: dict[str, Any] = msgspec.to_builtins(values, enc_hook=enc_hook)
-        except TypeError as exc:
+        except (TypeError, NotImplementedError) as exc:
             raise RequestValidationError(endpoint.key, str(exc)) from None
         try:
             msgspec.convert({**plain, **{k: "<file>" for k in files}}, endpoint.request_type)

@@ -41,7 +41,7 @@ class OkrAPI(GroupAPI):
         """创建 OKR 进展记录
 
         ``POST /open-apis/okr/v1/progress_records``
-        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+        Writes: not retried after an ambiguous failure (no idempotency header here).
 
         Args:
             source_title: 进展来源
@@ -115,7 +115,7 @@ class TaskAPI(GroupAPI):
         """更新任务
 
         ``PATCH /open-apis/task/v1/tasks/:task_id``
-        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+        Writes: not retried after an ambiguous failure (no idempotency header here).
 
         Args:
             task: 被更新的任务实体
