@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import projection
-from .pytypes import annotation, resolve_items, response_item_type
+from .pytypes import annotation, resolve_items, response_item_type, response_type
 from .spec import Endpoint, Platform, Specs, camel
 
 HEADER = (
@@ -76,10 +76,6 @@ def datamodel(schema: dict[str, Any], base: str, tool_header: str) -> str:
     return text
 
 
-def _lit(value: Any) -> str:
-    return repr(value)
-
-
 def _doc_lines(ep: Endpoint) -> list[str]:
     lines = [ep.summary, "", f"``{ep.method} {ep.path}``"]
     if ep.writes and ep.platform == "project":
@@ -100,7 +96,7 @@ def _doc_lines(ep: Endpoint) -> list[str]:
     return lines
 
 
-def api_module(platform: Platform, specs: Specs) -> str:
+def api_module(platform: Platform) -> str:
     groups: dict[str, list[Endpoint]] = {}
     for ep in platform.endpoints:
         groups.setdefault(ep.group, []).append(ep)
@@ -222,7 +218,7 @@ def endpoints_module(platform: Platform, specs: Specs) -> str:
             pag = (
                 "PageSpec("
                 + ", ".join(
-                    f"{k}={_lit(pg.get(k))}"
+                    f"{k}={pg.get(k)!r}"
                     for k in (
                         "style",
                         "page_param",
@@ -265,7 +261,7 @@ def blocks_module(platform: Platform) -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from typing import TYPE_CHECKING",
+        "from typing import TYPE_CHECKING, Any",
         "",
         "from msgspec import UnsetType",
         "",
@@ -302,28 +298,11 @@ def blocks_module(platform: Platform) -> str:
             attr = snake(key)
             out += [
                 "    @property",
-                f"    def {attr}(self) -> {_resp_ann(platform, schema['properties'][key], name + 'Fields' + camel(key))}:",
+                f"    def {attr}(self) -> {_member_type(platform, schema['properties'][key], name + 'Fields' + camel(key))} | None | UnsetType:",
                 f"        return self._fields().{attr}  # type: ignore[no-any-return]",
                 "",
             ]
     return "\n".join(out) + "\n"
-
-
-def _resp_ann(platform: Platform, schema: dict[str, Any], owner: str) -> str:
-    if "ref" in schema:
-        target = platform.schemas[schema["ref"]]
-        text = f"{schema['ref']}" if target.get("open") else f"m.{schema['ref']}"
-    else:
-        kind = schema["type"]
-        if kind == "any":
-            return "object"
-        if kind == "array":
-            text = f"list[{_resp_ann(platform, schema['items'], owner + 'Item').replace(' | None', '')}]"
-        elif kind == "object":
-            text = f"m.{owner}" if schema.get("properties") else "dict[str, object]"
-        else:
-            text = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}[kind]
-    return text + " | None | UnsetType"
 
 
 def variants_module(platform: Platform) -> str:
@@ -335,7 +314,7 @@ def variants_module(platform: Platform) -> str:
         "",
         "from typing import Any",
         "",
-        f"from aiofeishu.{platform.name} import models as m",
+        f"from aiofeishu.{platform.name} import blocks, models as m",
         "",
     ]
     entries = []
@@ -347,7 +326,7 @@ def variants_module(platform: Platform) -> str:
             table = f"{snake(name).upper()}_{snake(key).upper()}"
             out.append(f"{table}: dict[str, Any] = {{")
             for value, vs in vb["variants"].items():
-                out.append(f"    {value!r}: {_variant_type(platform, vs)},")
+                out.append(f"    {value!r}: {response_type(vs, '', platform)},")
             out += ["}", ""]
             entries.append(f"    m.{name}: ({snake(key)!r}, {snake(vb['field'])!r}, {table}),")
     out.append("VARIANTS: dict[type, tuple[str, str, dict[str, Any]]] = {")
@@ -356,23 +335,9 @@ def variants_module(platform: Platform) -> str:
     return "\n".join(out) + "\n"
 
 
-def _variant_type(platform: Platform, schema: dict[str, Any]) -> str:
-    if "ref" in schema:
-        text = f"m.{schema['ref']}"
-    elif schema["type"] == "array":
-        text = f"list[{_variant_type(platform, schema['items'])}]"
-    else:
-        text = {
-            "string": "str",
-            "integer": "int",
-            "number": "float",
-            "boolean": "bool",
-            "any": "Any",
-            "object": "dict[str, Any]",
-        }[schema["type"]]
-    if schema.get("nullable"):
-        text = f"{text} | None"
-    return text
+def _member_type(platform: Platform, schema: dict[str, Any], owner: str) -> str:
+    # Inside blocks.py the open wrappers are local names.
+    return response_type(schema, owner, platform, open_prefix="").removesuffix(" | None")
 
 
 def error_codes_module(specs: Specs) -> str:
@@ -432,7 +397,7 @@ def generate(specs: Specs, out_root: Path) -> dict[Path, str]:
         files[pkg / "blocks.py"] = blocks_module(platform)
         files[pkg / "variants.py"] = variants_module(platform)
         files[pkg / "endpoints.py"] = endpoints_module(platform, specs)
-        files[pkg / "api.py"] = api_module(platform, specs)
+        files[pkg / "api.py"] = api_module(platform)
     files[out_root / "error_codes.py"] = error_codes_module(specs)
     return files
 

@@ -36,19 +36,35 @@ def annotation(schema: dict[str, Any], owner: str, platform: Platform, *, mod: s
     return text
 
 
-def response_item_type(schema: dict[str, Any], owner: str, platform: Platform) -> str:
-    """The type a paginator yields: the element of the items array in the response model."""
+def response_type(
+    schema: dict[str, Any], owner: str, platform: Platform, *, open_prefix: str = "blocks."
+) -> str:
+    """Annotation of a value as the response models decode it (open schemas → their wrappers)."""
     if "ref" in schema:
         name = schema["ref"]
-        return f"blocks.{name}" if platform.schemas[name].get("open") else f"m.{name}"
-    kind = schema["type"]
-    if kind == "array":
-        return response_item_type(schema["items"], owner + "Item", platform)
-    if kind == "object" and schema.get("properties"):
-        return f"m.{owner}"
-    return {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}.get(
-        kind, "Any"
-    )
+        text = f"{open_prefix}{name}" if platform.schemas[name].get("open") else f"m.{name}"
+    else:
+        kind = schema["type"]
+        if kind == "any":
+            return "Any"
+        if kind == "array":
+            text = f"list[{response_type(schema['items'], owner + 'Item', platform, open_prefix=open_prefix)}]"
+        elif kind == "object" and schema.get("properties"):
+            text = f"m.{owner}"
+        elif kind == "object" and "additional" in schema:
+            text = f"dict[str, {response_type(schema['additional'], owner + 'Value', platform, open_prefix=open_prefix)}]"
+        elif kind == "object":
+            text = "dict[str, Any]"
+        else:
+            text = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}[kind]
+    return text + " | None" if schema.get("nullable") else text
+
+
+def response_item_type(schema: dict[str, Any], owner: str, platform: Platform) -> str:
+    """The type a paginator yields: the element of the items array in the response model."""
+    if schema.get("type") == "array":
+        return response_type(schema["items"], owner + "Item", platform)
+    return response_type(schema, owner, platform)
 
 
 def resolve_items(

@@ -240,20 +240,6 @@ def check_schema(schema: Any, where: str, *, allow_required: bool, known: set[st
             )
 
 
-def _refs(schema: dict[str, Any]) -> set[str]:
-    found: set[str] = set()
-    if "ref" in schema:
-        found.add(schema["ref"])
-    for key in ("items", "additional"):
-        if key in schema:
-            found |= _refs(schema[key])
-    for sub in schema.get("properties", {}).values():
-        found |= _refs(sub)
-    for sub in schema.get("variants_by", {}).get("variants", {}).values():
-        found |= _refs(sub)
-    return found
-
-
 def _check_endpoint(
     ep: dict[str, Any],
     where: str,
@@ -452,14 +438,15 @@ def load(root: Path) -> Specs:
             raise _fail(
                 plat, f"schema names clash with generated request/response names: {sorted(clash)}"
             )
-        used: set[str] = set()
-        for e in platform.endpoints:
-            for p in e.params:
-                used |= _refs(p.schema)
-            for s in e.response.values():
-                used |= _refs(s)
-        for s in platform.schemas.values():
-            used |= _refs(s)
+    listed = {(r["platform"], r["method"], r["path"]) for r in rows}
+    specced = {(p, e.method, e.path) for p, pl in platforms.items() for e in pl.endpoints}
+    if listed != specced:
+        missing = sorted(listed - specced)
+        extra = sorted(specced - listed)
+        raise _fail(
+            "endpoints.tsv",
+            f"specs and the endpoint list differ: missing {missing}, not listed {extra}",
+        )
     return Specs(
         root=root, platforms=platforms, rate_limits=rate_limits, errors=errors, endpoint_rows=rows
     )

@@ -40,7 +40,6 @@ class FakeFeishu:
     revoked: set[str] = field(default_factory=set)
     drop_after_commit: int = 0
     work_items: dict[int, dict[str, Any]] = field(default_factory=dict)
-    starts: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
     rejected_429: int = 0
 
     def __post_init__(self) -> None:

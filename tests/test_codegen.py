@@ -88,3 +88,13 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
     first = generate(specs, tmp_path)
     second = generate(load(SPECS), tmp_path)
     assert first == second
+
+
+def test_every_listed_endpoint_needs_a_spec(specs_copy: Path) -> None:
+    tsv = specs_copy / "endpoints.tsv"
+    tsv.write_text(
+        tsv.read_text(encoding="utf-8") + "project\tGET\t/open_api/new/thing\tpage 99\tnew\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError, match=r"missing \[\('project', 'GET', '/open_api/new/thing'\)\]"):
+        load(specs_copy)

@@ -11,6 +11,7 @@ import pytest
 
 from aiofeishu import (
     FeishuConnectionError,
+    NotFoundError,
     ProjectClient,
     RateLimitError,
     RequestOptions,
@@ -304,10 +305,9 @@ async def test_secrets_never_reach_debug_logs_reprs_or_errors(
         await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
         fake.revoked.add("p-0001")
         await c.work_items.create(project_key="p1", work_item_type_key="story")
-        try:
+        with pytest.raises(NotFoundError) as info:
             await c.work_items.delete(project_key="p1", work_item_type_key="story", work_item_id=1)
-        except Exception as exc:
-            text = str(exc) + repr(exc)
+        text = str(info.value) + repr(info.value)
         shown = repr(c) + text + repr(c._plugin_tokens)
     logs = caplog.text
     assert "plugin_token" in logs  # the token fetch was logged…

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from msgspec import UNSET
+
 from aiofeishu.errors import ResultLimitError
 
 if TYPE_CHECKING:
@@ -111,8 +113,6 @@ class Paginated(Generic[R, T]):
     async def pages(self) -> AsyncIterator[R]:
         spec = self._endpoint.pagination
         assert spec is not None
-        from msgspec import UNSET
-
         args = dict(self._args)
         prepared = self._first
         seen = 0

@@ -53,6 +53,7 @@ class TokenSource:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._token: str | None = None
+        self.last_token: str | None = None  # kept after invalidation: a refresh may need it
         self._refresh_at = 0.0
         self.fetches = 0
         if initial is not None:
@@ -63,7 +64,7 @@ class TokenSource:
         return f"TokenSource(identity={self.identity!r}, cached={self._token is not None})"
 
     def _store(self, token: str, ttl: float) -> None:
-        self._token = token
+        self._token = self.last_token = token
         # Renew a little before expiry (10 %, at most five minutes) so no call carries a dying token.
         self._refresh_at = self._clock() + ttl - min(300.0, ttl / 10)
 

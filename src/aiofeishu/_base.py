@@ -101,8 +101,7 @@ class OpenObject:
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.raw == self.raw  # type: ignore[attr-defined]
 
-    def __hash__(self) -> int:
-        return id(self)
+    __hash__ = None  # type: ignore[assignment]  # equal by content, which is a mutable dict
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(type={self.type!r}, known={self.is_known})"

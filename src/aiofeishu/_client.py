@@ -8,7 +8,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,7 +38,9 @@ __all__ = ["BaseClient", "Credential", "Prepared"]
 
 logger = logging.getLogger("aiofeishu")
 
-RateLimits = Mapping[str, "tuple[tuple[int, float], ...] | list[tuple[int, float]] | None"]
+RateLimits = Mapping[
+    str, Sequence[tuple[int, float]] | None
+]  # rate class → windows (None: unlimited)
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,21 +390,21 @@ class BaseClient:
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 trace_request_ctx=slot,
             )
+            if (
+                stream
+                and response.status == 200
+                and "json" not in response.headers.get("Content-Type", "")
+            ):
+                return (
+                    response.status,
+                    response.headers,
+                    b"",
+                    response,
+                )  # _stream reads and releases it
             try:
-                if (
-                    stream
-                    and response.status == 200
-                    and "json" not in response.headers.get("Content-Type", "")
-                ):
-                    return response.status, response.headers, b"", response
                 body = await response.read()
             finally:
-                if not (
-                    stream
-                    and response.status == 200
-                    and "json" not in response.headers.get("Content-Type", "")
-                ):
-                    response.release()
+                response.release()
             return response.status, response.headers, body, None
         except TimeoutError as exc:
             raise FeishuTimeoutError(f"{method} {path}: no response within {timeout:g}s") from exc

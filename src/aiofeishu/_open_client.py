@@ -6,7 +6,6 @@ import os
 from typing import Any, ClassVar
 
 import aiohttp
-import msgspec
 
 from aiofeishu._api import RequestOptions
 from aiofeishu._auth import TokenSource
@@ -22,8 +21,8 @@ DEFAULT_BASE_URL = "https://open.feishu.cn"
 
 
 class TenantTokenRequest(RequestModel, kw_only=True):
-    app_id: str = msgspec.field()
-    app_secret: str = msgspec.field()
+    app_id: str
+    app_secret: str
 
 
 class TenantTokenResponse(OpenResponse, kw_only=True):

@@ -10,7 +10,7 @@ import aiohttp
 
 from aiofeishu._api import RequestOptions
 from aiofeishu._auth import TokenSource, UserToken
-from aiofeishu._client import BaseClient, Credential, RateLimits, _Envelope
+from aiofeishu._client import BaseClient, Credential, RateLimits
 from aiofeishu._endpoint import Endpoint
 from aiofeishu.errors import AuthenticationError, ConfigurationError
 from aiofeishu.project import endpoints as _ep
@@ -141,46 +141,47 @@ class ProjectClient(ProjectGroups, BaseClient):
     async def _credential(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
         if endpoint.auth == "none":
             return Credential("anonymous", {})
-        if endpoint.auth == "plugin_only" or self._user_tokens is None:
-            if self._plugin_tokens is None:
-                if endpoint.key == _ep.AUTHEN_REFRESH_TOKEN.key and self._user_tokens is not None:
-                    # No plugin credentials: page 02's example sends the user token here.
-                    token = self._user_tokens._token or ""
-                    return Credential(self._user_tokens.identity, {"X-PLUGIN-TOKEN": token})
+        use_plugin = endpoint.auth == "plugin_only" or self._user_tokens is None
+        if use_plugin and self._plugin_tokens is None:
+            if self._user_tokens is None or self._user_tokens.last_token is None:
                 raise ConfigurationError(
                     f"{endpoint.key} needs plugin credentials (plugin_id / plugin_secret)"
                 )
-            token = await self._plugin_tokens.get()
-            headers = {"X-PLUGIN-TOKEN": token}
-            if endpoint.auth == "plugin":
-                user_key = options.user_key or self.user_key
-                if user_key:
-                    headers["X-USER-KEY"] = user_key
-                elif endpoint.user_key == "required":
-                    raise ConfigurationError(
-                        f"{endpoint.key} needs a user key with a plugin token: pass user_key= to ProjectClient, "
-                        "set FEISHU_PROJECT_USER_KEY, or use RequestOptions(user_key=...)"
-                    )
-            return Credential(self._plugin_tokens.identity, headers, self._plugin_tokens, token)
-        token = await self._user_tokens.get()
+            # Without plugin credentials, page 02's refresh example sends the user's own token.
+            # (Called while the user token is being renewed, so it must not wait for it.)
+            return Credential(
+                self._user_tokens.identity, {"X-PLUGIN-TOKEN": self._user_tokens.last_token}
+            )
+        user_key = options.user_key or (self.user_key if use_plugin else None)
+        if (
+            use_plugin
+            and endpoint.auth == "plugin"
+            and not user_key
+            and endpoint.user_key == "required"
+        ):
+            raise ConfigurationError(
+                f"{endpoint.key} needs a user key with a plugin token: pass user_key= to ProjectClient, "
+                "set FEISHU_PROJECT_USER_KEY, or use RequestOptions(user_key=...)"
+            )
+        source = self._plugin_tokens if use_plugin else self._user_tokens
+        assert source is not None
+        token = await source.get()
         headers = {"X-PLUGIN-TOKEN": token}
-        if options.user_key:
-            headers["X-USER-KEY"] = options.user_key
-        return Credential(self._user_tokens.identity, headers, self._user_tokens, token)
+        if user_key and endpoint.auth == "plugin":
+            headers["X-USER-KEY"] = user_key
+        return Credential(source.identity, headers, source, token)
 
     def _envelope_code(self, env: Any) -> tuple[int | None, str, Any]:
         error = getattr(env, "error", None)
-        if isinstance(error, Mapping) and error.get("code"):  # authen endpoints
+        if isinstance(error, Mapping) and error.get("code"):  # the authen endpoints' envelope
             return int(error["code"]), str(error.get("msg") or ""), error
         err = getattr(env, "err", None)
         code = getattr(env, "err_code", None)
+        if not code and isinstance(err, Mapping) and err.get("code"):
+            code = err["code"]
         msg = (
             getattr(env, "err_msg", None)
             or (err.get("msg") if isinstance(err, Mapping) else None)
             or ""
         )
-        if not code and isinstance(err, Mapping) and err.get("code"):
-            code = err["code"]
-        if isinstance(env, _Envelope) and code is None and env.code:
-            code, msg = env.code, env.msg or msg
-        return (int(code) if code else code), str(msg), err
+        return (int(code) if code else None), str(msg), err

@@ -19,17 +19,21 @@ def typed_value(obj: Any) -> Any:
     documents (``select`` → OptionValue, ``multi_user`` → list[str], …). Unknown field
     types, or a value that does not fit, come back unchanged so nothing is lost.
     """
-    for platform in ("project", "open"):
-        variants = importlib.import_module(f"aiofeishu.{platform}.variants").VARIANTS
-        entry = variants.get(type(obj))
-        if entry is not None:
-            member, discriminator, table = entry
-            value = getattr(obj, member)
-            target = table.get(getattr(obj, discriminator, None))
-            if target is None or value is None or value is msgspec.UNSET:
-                return value
-            try:
-                return msgspec.convert(value, target, dec_hook=dec_hook, strict=False)
-            except msgspec.ValidationError:
-                return value
-    raise TypeError(f"{type(obj).__name__} has no variable members")
+    module = type(obj).__module__  # aiofeishu.<platform>.models
+    variants = (
+        importlib.import_module(module.rsplit(".", 1)[0] + ".variants").VARIANTS
+        if module.startswith("aiofeishu.")
+        else {}
+    )
+    entry = variants.get(type(obj))
+    if entry is None:
+        raise TypeError(f"{type(obj).__name__} has no variable members")
+    member, discriminator, table = entry
+    value = getattr(obj, member)
+    target = table.get(getattr(obj, discriminator, None))
+    if target is None or value is None or value is msgspec.UNSET:
+        return value
+    try:
+        return msgspec.convert(value, target, dec_hook=dec_hook, strict=False)
+    except msgspec.ValidationError:
+        return value

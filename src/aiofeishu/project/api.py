@@ -1877,7 +1877,7 @@ class ViewsAPI(GroupAPI):
         page_num: int | UnsetType = UNSET,
         quick_filter_id: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
-    ) -> Paginated[m.ViewsListWorkItemsResponse, int]:
+    ) -> Paginated[m.ViewsListWorkItemsResponse, int | None]:
         """获取视图下工作项列表（非全景视图）
 
         ``GET /open_api/:project_key/fix_view/:view_id``
@@ -1893,7 +1893,7 @@ class ViewsAPI(GroupAPI):
         Doc: feishu-project/57-视图中度量-2.md
         """
         return cast(
-            "Paginated[m.ViewsListWorkItemsResponse, int]",
+            "Paginated[m.ViewsListWorkItemsResponse, int | None]",
             self._paginate(
                 ep.VIEWS_LIST_WORK_ITEMS,
                 {

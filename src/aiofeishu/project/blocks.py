@@ -53,7 +53,7 @@ class RichTextBlock(OpenObject):
     )
 
     @property
-    def content(self) -> list[RichTextInline | UnsetType] | None | UnsetType:
+    def content(self) -> list[RichTextInline] | None | UnsetType:
         return self._fields().content  # type: ignore[no-any-return]
 
     @property
