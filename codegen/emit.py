@@ -328,6 +328,15 @@ def variants_module(platform: Platform) -> str:
             for value, vs in vb["variants"].items():
                 out.append(f"    {value!r}: {response_type(vs, '', platform)},")
             out += ["}", ""]
+            if "restricts" in vb:
+                member = snake(vb["restricts"]["member"])
+                out.append(
+                    f"{snake(name).upper()}_{member.upper()}_BY_{snake(vb['field']).upper()}:"
+                    " dict[str, frozenset[str]] = {"
+                )
+                for value, allowed in vb["restricts"]["values"].items():
+                    out.append(f"    {value!r}: frozenset({sorted(allowed)!r}),")
+                out += ["}", ""]
             entries.append(f"    m.{name}: ({snake(key)!r}, {snake(vb['field'])!r}, {table}),")
     out.append("VARIANTS: dict[type, tuple[str, str, dict[str, Any]]] = {")
     out += entries

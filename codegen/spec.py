@@ -73,6 +73,7 @@ PAGINATION_KEYS = {
     "has_more",
 }
 RESERVED_PARAMS = {"request_options", "self"}
+VARIANTS_BY_KEYS = {"field", "variants", "restricts"}
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -199,6 +200,7 @@ def check_schema(schema: Any, where: str, *, allow_required: bool, known: set[st
             raise _fail(where + ".properties", "must be a mapping")
         for name, sub in props.items():
             check_schema(sub, f"{where}.properties.{name}", allow_required=True, known=known)
+        _check_restricts(schema, where)
         if "additional" in schema:
             check_schema(
                 schema["additional"], where + ".additional", allow_required=False, known=known
@@ -232,12 +234,35 @@ def check_schema(schema: Any, where: str, *, allow_required: bool, known: set[st
         if kind != "any":
             raise _fail(where + ".variants_by", "only an `any` member can have variants")
         vb = schema["variants_by"]
-        if not isinstance(vb, dict) or set(vb) != {"field", "variants"}:
-            raise _fail(where + ".variants_by", "needs exactly `field` and `variants`")
+        if not isinstance(vb, dict) or not {"field", "variants"} <= set(vb) <= VARIANTS_BY_KEYS:
+            raise _fail(
+                where + ".variants_by", "needs `field` and `variants`, optionally `restricts`"
+            )
         for value, sub in vb["variants"].items():
             check_schema(
                 sub, f"{where}.variants_by.variants.{value}", allow_required=False, known=known
             )
+
+
+def _check_restricts(schema: dict[str, Any], where: str) -> None:
+    """`restricts` names a sibling enum and, per variant, the values it may take there."""
+    for key, sub in schema.get("properties", {}).items():
+        restricts = (sub.get("variants_by") or {}).get("restricts")
+        if restricts is None:
+            continue
+        here = f"{where}.properties.{key}.variants_by.restricts"
+        if not isinstance(restricts, dict) or set(restricts) != {"member", "values"}:
+            raise _fail(here, "needs exactly `member` and `values`")
+        sibling = schema["properties"].get(restricts["member"])
+        if sibling is None or "enum" not in sibling:
+            raise _fail(here + ".member", f"{restricts['member']!r} is not a sibling enum member")
+        for value, allowed in restricts["values"].items():
+            if value not in sub["variants_by"]["variants"]:
+                raise _fail(f"{here}.values.{value}", "is not one of the variants")
+            if not isinstance(allowed, list) or not set(allowed) <= set(sibling["enum"]):
+                raise _fail(
+                    f"{here}.values.{value}", f"must be a list drawn from {sibling['enum']}"
+                )
 
 
 def _check_endpoint(

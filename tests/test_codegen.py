@@ -66,6 +66,18 @@ def break_file(root: Path, rel: str, old: str, new: str) -> None:
             "page_param: page_number",
             "'page_number' is not a parameter",
         ),
+        (
+            "project/schemas/search.yaml",
+            'created_at: ["=", "!=", "<", ">", "<=", ">="]',
+            'created_at: ["=", "LIKE"]',
+            "schemas.SearchParam.properties.value.variants_by.restricts.values.created_at",
+        ),
+        (
+            "project/schemas/search.yaml",
+            "member: operator",
+            "member: param_key",
+            "'param_key' is not a sibling enum member",
+        ),
     ],
 )
 def test_broken_specs_name_file_and_place(

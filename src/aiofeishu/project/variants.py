@@ -53,6 +53,55 @@ SEARCH_PARAM_VALUE: dict[str, Any] = {
     "role_owners": list[m.RoleOwner],
 }
 
+SEARCH_PARAM_OPERATOR_BY_PARAM_KEY: dict[str, frozenset[str]] = {
+    "current_nodes": frozenset(
+        ["!=", "=", "CONTAINS", "HAS ANY OF", "HAS NONE OF", "NOT CONTAINS"]
+    ),
+    "all_states": frozenset(["!=", "=", "CONTAINS", "HAS ANY OF", "HAS NONE OF", "NOT CONTAINS"]),
+    "feature_state_time": frozenset(["<", "<=", ">", ">=", "IS NOT NULL", "IS NULL"]),
+    "people": frozenset(
+        [
+            "!=",
+            "=",
+            "CONTAINS",
+            "HAS ANY OF",
+            "HAS NONE OF",
+            "IS NOT NULL",
+            "IS NULL",
+            "NOT CONTAINS",
+        ]
+    ),
+    "created_at": frozenset(["!=", "<", "<=", "=", ">", ">="]),
+    "node_owners": frozenset(
+        [
+            "!=",
+            "=",
+            "CONTAINS",
+            "HAS ANY OF",
+            "HAS NONE OF",
+            "IS NOT NULL",
+            "IS NULL",
+            "NOT CONTAINS",
+        ]
+    ),
+    "work_item_id": frozenset(["!=", "<", "<=", "=", ">", ">=", "HAS ANY OF", "HAS NONE OF"]),
+    "work_item_status": frozenset(["!=", "=", "HAS ANY OF", "HAS NONE OF"]),
+    "template_id": frozenset(["!=", "=", "HAS ANY OF", "HAS NONE OF", "IS NOT NULL", "IS NULL"]),
+    "business": frozenset(["!=", "=", "HAS ANY OF", "HAS NONE OF", "IS NOT NULL", "IS NULL"]),
+    "role_owners": frozenset(
+        [
+            "!=",
+            "=",
+            "CONTAINS",
+            "HAS ANY OF",
+            "HAS NONE OF",
+            "IS NOT NULL",
+            "IS NULL",
+            "NOT CONTAINS",
+        ]
+    ),
+}
+
 VARIANTS: dict[type, tuple[str, str, dict[str, Any]]] = {
     m.FieldValuePair: ("field_value", "field_type_key", FIELD_VALUE_PAIR_FIELD_VALUE),
     m.SearchParam: ("value", "param_key", SEARCH_PARAM_VALUE),
