@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import projection
+from . import doc_responses, projection
 from .pytypes import annotation, resolve_items, response_item_type, response_type
 from .spec import Endpoint, Platform, Specs, camel
 
@@ -407,6 +407,9 @@ def generate(specs: Specs, out_root: Path) -> dict[Path, str]:
         files[pkg / "variants.py"] = variants_module(platform)
         files[pkg / "endpoints.py"] = endpoints_module(platform, specs)
         files[pkg / "api.py"] = api_module(platform)
+        files[pkg / "doc_responses.py"] = doc_responses.module(
+            specs, platform, HEADER.format(tool="doc_responses.py")
+        )
     files[out_root / "error_codes.py"] = error_codes_module(specs)
     return files
 
