@@ -340,7 +340,7 @@ def change_state(state: State, call: Call) -> Any:
 def _subtask(item: dict[str, Any], task_id: int) -> tuple[str, dict[str, Any]]:
     for node_id, tasks in item["_subtasks"].items():
         for task in tasks:
-            if task["id"] == task_id:
+            if task["id"] == str(task_id):  # listed as a string, created and addressed as a number
                 return node_id, task
     raise ApiFailure(20046)
 
@@ -358,8 +358,9 @@ def create_subtask(state: State, call: Call) -> Any:
     item = state.writable(call)
     node_id = call.get("node_id")
     _node(item, node_id)
+    task_id = state.new_id()
     task = {
-        "id": state.new_id(),
+        "id": str(task_id),
         "name": call.get("name"),
         "passed": False,
         "assignee": call.get("assignee") or [],
@@ -367,7 +368,7 @@ def create_subtask(state: State, call: Call) -> Any:
         "schedules": [call.get("schedule")] if call.get("schedule") else [],
     }
     item["_subtasks"][node_id].append(task)
-    return task["id"]
+    return task_id
 
 
 @handles("subtasks.update")
