@@ -107,7 +107,7 @@ async def test_missing_token_and_missing_user_key(sb: Sandbox) -> None:
 
 
 async def test_open_platform_token_rules(sb: Sandbox) -> None:
-    status, body, _ = await raw(sb, "GET", "/open-apis/okr/v1/progress_records/1")
+    _, body, _ = await raw(sb, "GET", "/open-apis/okr/v1/progress_records/1")
     assert body["code"] == 99991661
     _, body, _ = await raw(
         sb, "GET", "/open-apis/okr/v1/progress_records/1", Authorization="Bearer nope"

@@ -72,6 +72,7 @@ class OpenObject:
     __slots__ = ("_cache", "raw")
     _module: ClassVar[str]
     _fields_name: ClassVar[str]
+    _fields_type: ClassVar[type[Any] | None] = None
     known_types: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, raw: dict[str, Any]) -> None:
@@ -94,7 +95,11 @@ class OpenObject:
 
     def _fields(self) -> Any:
         if self._cache is None:
-            fields_type = getattr(importlib.import_module(self._module), self._fields_name)
+            cls = type(self)
+            fields_type = cls._fields_type
+            if fields_type is None:  # resolved once per class: import_module costs per block
+                fields_type = getattr(importlib.import_module(cls._module), cls._fields_name)
+                cls._fields_type = fields_type
             self._cache = msgspec.convert(self.raw, fields_type, dec_hook=dec_hook)
         return self._cache
 

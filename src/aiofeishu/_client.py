@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import random
@@ -94,11 +95,27 @@ def _excerpt(body: bytes, limit: int = 200) -> str:
     return " ".join(text.split()) + ("…" if len(body) > limit else "")
 
 
-async def _mark_sent(session: aiohttp.ClientSession, context: Any, params: Any) -> None:
-    # Rate-limit windows count from when the request left, not from when it was admitted.
-    slot = context.trace_request_ctx
-    if isinstance(slot, Slot):
-        slot.mark_sent()
+# The rate-limit slot of the call the current task is sending (see _SlotConnector).
+_sending: contextvars.ContextVar[Slot | None] = contextvars.ContextVar(
+    "aiofeishu_sending", default=None
+)
+
+
+class _SlotConnector(aiohttp.TCPConnector):
+    """Marks the call's rate-limit slot as sent once its connection is ready.
+
+    Windows count from when a request left, not from when it was admitted (a cold pool
+    takes tens of ms to connect); the headers go out right after ``connect`` returns.
+    A connector hook rather than an aiohttp TraceConfig: tracing costs every request
+    about 15 µs of CPU (five signal dispatches), this costs a context-variable lookup.
+    """
+
+    async def connect(self, req: Any, *args: Any, **kwargs: Any) -> Any:
+        connection = await super().connect(req, *args, **kwargs)
+        slot = _sending.get()
+        if slot is not None:
+            slot.mark_sent()
+        return connection
 
 
 def _query_value(value: Any) -> str:
@@ -160,9 +177,7 @@ class BaseClient:
         if self._session is None or self._session.closed:
             if not self._owns_session:
                 raise FeishuConnectionError("the aiohttp session passed to this client is closed")
-            trace = aiohttp.TraceConfig()
-            trace.on_request_headers_sent.append(_mark_sent)
-            self._session = aiohttp.ClientSession(trace_configs=[trace])
+            self._session = aiohttp.ClientSession(connector=_SlotConnector())
         return self._session
 
     @property
@@ -379,7 +394,7 @@ class BaseClient:
         slot: Slot | None = None,
     ) -> tuple[int, Mapping[str, str], bytes, aiohttp.ClientResponse | None]:
         session = self._ensure_session()
-        path = url[len(self.base_url) :]
+        sending = _sending.set(slot)
         try:
             response = await session.request(
                 method,
@@ -387,8 +402,7 @@ class BaseClient:
                 headers=headers,
                 data=data,
                 params=query,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-                trace_request_ctx=slot,
+                timeout=_client_timeout(timeout),
             )
             if (
                 stream
