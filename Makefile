@@ -1,12 +1,21 @@
 PY ?= .venv/bin/python
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install generate check-generated lint typecheck pytest test examples clean
+.PHONY: install generate check-generated lint typecheck pytest test examples demo clean
 
 install:
 	python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	touch .venv/.installed
+
+# `make demo` and `make test` install first on a fresh machine.
+.venv/.installed: pyproject.toml
+	$(MAKE) install
+
+# The main job: the bulk sync against an in-process sandbox (examples/bulk_sync.py).
+demo: .venv/.installed
+	$(PY) examples/bulk_sync.py
 
 generate:
 	$(PY) -m codegen
@@ -18,8 +27,8 @@ examples:
 	$(PY) -m codegen.extract_examples --docs ../shared/docs --out specs/examples
 
 lint:
-	$(PY) -m ruff check src codegen tests
-	$(PY) -m ruff format --check src codegen tests
+	$(PY) -m ruff check src codegen tests examples
+	$(PY) -m ruff format --check src codegen tests examples
 
 typecheck:
 	$(PY) -m mypy
@@ -27,7 +36,8 @@ typecheck:
 pytest:
 	$(PY) -m pytest -q
 
-test: check-generated lint typecheck pytest
+test: .venv/.installed
+	$(MAKE) check-generated lint typecheck pytest
 
 clean:
-	rm -rf .venv build *.egg-info .pytest_cache .mypy_cache
+	rm -rf .venv build *.egg-info .pytest_cache .mypy_cache out
