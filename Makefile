@@ -1,7 +1,7 @@
 PY ?= .venv/bin/python
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install generate check-generated lint typecheck pytest test examples demo clean
+.PHONY: install generate check-generated lint typecheck pytest test examples demo bench bench-smoke clean
 
 install:
 	python3 -m venv .venv
@@ -17,6 +17,15 @@ install:
 demo: .venv/.installed
 	$(PY) examples/bulk_sync.py
 
+# Benchmarks against json.loads, pydantic, raw aiohttp and lark-oapi; writes benchmarks/RESULTS.md (~5 min).
+bench: .venv/.installed
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m benchmarks
+
+# Tiny sizes, one run, no thresholds: keeps the benchmarks from rotting (part of `make test`).
+bench-smoke:
+	$(PY) -m benchmarks --smoke
+
 generate:
 	$(PY) -m codegen
 
@@ -27,8 +36,8 @@ examples:
 	$(PY) -m codegen.extract_examples --docs ../shared/docs --out specs/examples
 
 lint:
-	$(PY) -m ruff check src codegen tests examples
-	$(PY) -m ruff format --check src codegen tests examples
+	$(PY) -m ruff check src codegen tests examples benchmarks
+	$(PY) -m ruff format --check src codegen tests examples benchmarks
 
 typecheck:
 	$(PY) -m mypy
@@ -37,7 +46,7 @@ pytest:
 	$(PY) -m pytest -q
 
 test: .venv/.installed
-	$(MAKE) check-generated lint typecheck pytest
+	$(MAKE) check-generated lint typecheck pytest bench-smoke
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .mypy_cache out

@@ -128,7 +128,9 @@ async def test_qps_plus_qpm_endpoint_respects_both_windows(fake: FakeFeishu) -> 
     work_items_handler(fake)
     windows = [(5, 0.05), (20, 0.5)]  # the 15 QPS + 450 QPM shape, scaled down
     fake.limits["*"] = windows
-    async with client(fake, rate_limits={"qps15_qpm450": windows}) as c:
+    # 50 ms windows: the default 2 % margin is 1 ms, less than loopback jitter in a shared
+    # event loop; 10 % (5 ms) is the same absolute room a 1 s window gets from 0.5 %.
+    async with client(fake, rate_limits={"qps15_qpm450": windows}, rate_limit_margin=0.1) as c:
         started = time.monotonic()
         await asyncio.gather(
             *(

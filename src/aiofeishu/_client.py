@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import os
 import random
@@ -44,9 +45,11 @@ RateLimits = Mapping[
 ]  # rate class → windows (None: unlimited)
 
 
-@dataclass(frozen=True, slots=True)
+# Prepared and Credential are made on every call, so not frozen: a frozen dataclass's
+# __init__ sets each field through object.__setattr__, about four times the cost.
+@dataclass(slots=True)
 class Prepared:
-    """A validated call: everything needed to send it (and send it again)."""
+    """A validated call: everything needed to send it (and send it again). Treat as read-only."""
 
     endpoint: Endpoint
     path: str
@@ -56,7 +59,7 @@ class Prepared:
     files: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Credential:
     """Who a call is made as: the rate-limit identity, its headers and the token to drop if rejected."""
 
@@ -77,17 +80,33 @@ class _Envelope(msgspec.Struct):
 
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope, strict=False)
-_decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+_decoders: dict[tuple[str, str], msgspec.json.Decoder[Any]] = {}
+_request_types: dict[tuple[str, str], type[Any]] = {}
+_DEFAULT_OPTIONS = RequestOptions()
 
 
 def _decoder(endpoint: Endpoint) -> msgspec.json.Decoder[Any]:
-    key = f"{endpoint.platform}:{endpoint.response_type_name}"
+    key = (endpoint.platform, endpoint.response_type_name)
     decoder = _decoders.get(key)
     if decoder is None:
         decoder = _decoders[key] = msgspec.json.Decoder(
             endpoint.response_type, dec_hook=dec_hook, strict=False
         )
     return decoder
+
+
+def _request_type(endpoint: Endpoint) -> type[Any]:
+    # Cached: Endpoint.request_type resolves the generated module on every access.
+    key = (endpoint.platform, endpoint.request_type_name)
+    found = _request_types.get(key)
+    if found is None:
+        found = _request_types[key] = endpoint.request_type
+    return found
+
+
+@functools.lru_cache(maxsize=32)
+def _client_timeout(total: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=total)
 
 
 def _excerpt(body: bytes, limit: int = 200) -> str:
@@ -157,7 +176,7 @@ class BaseClient:
         self._owns_session = session is None
         self._rate_overrides = dict(rate_limits or {})
         self._rate_margin = rate_limit_margin
-        self._limiters: dict[tuple[str, str], SlidingWindowLimiter] = {}
+        self._limiters: dict[tuple[str, str, str], SlidingWindowLimiter] = {}
 
     # -- lifecycle -------------------------------------------------------------
     async def __aenter__(self) -> Any:
@@ -212,7 +231,8 @@ class BaseClient:
         except (TypeError, NotImplementedError) as exc:
             raise RequestValidationError(endpoint.key, str(exc)) from None
         try:
-            msgspec.convert({**plain, **{k: "<file>" for k in files}}, endpoint.request_type)
+            checked = {**plain, **dict.fromkeys(files, "<file>")} if files else plain
+            msgspec.convert(checked, _request_type(endpoint))
         except msgspec.ValidationError as exc:
             text = str(exc)
             where = text.rsplit(" - at ", 1)[1].strip("`") if " - at " in text else None
@@ -231,7 +251,7 @@ class BaseClient:
 
     # -- sending ---------------------------------------------------------------
     def _limiter(self, identity: str, endpoint: Endpoint) -> SlidingWindowLimiter:
-        key = (identity, endpoint.key)
+        key = (identity, endpoint.method, endpoint.path)
         limiter = self._limiters.get(key)
         if limiter is None:
             windows = self._rate_overrides.get(endpoint.rate_limit, endpoint.windows)
@@ -271,7 +291,7 @@ class BaseClient:
         return form
 
     def _retry_safe(self, prepared: Prepared, idem_key: str | None) -> bool:
-        if any(
+        if prepared.files and any(
             isinstance(v, AsyncIterable)
             or (isinstance(v, FileUpload) and isinstance(v.content, AsyncIterable))
             for v in (prepared.files or {}).values()
@@ -282,13 +302,13 @@ class BaseClient:
         )
 
     async def _send(self, prepared: Prepared, options: RequestOptions | None) -> Any:
-        return await self._run(prepared, options or RequestOptions(), stream=False)
+        return await self._run(prepared, options or _DEFAULT_OPTIONS, stream=False)
 
     async def _stream(
         self, prepared: Prepared, options: RequestOptions | None, *, chunk_size: int = 1 << 16
     ) -> AsyncIterator[bytes]:
         response: aiohttp.ClientResponse = await self._run(
-            prepared, options or RequestOptions(), stream=True
+            prepared, options or _DEFAULT_OPTIONS, stream=True
         )
         try:
             async for chunk in response.content.iter_chunked(chunk_size):
@@ -348,16 +368,17 @@ class BaseClient:
                 )
                 return raw
             result = self._interpret(prepared, status, resp_headers, body, log_id)
-            logger.debug(
-                "%s %s -> %d attempt=%d log_id=%s %.1fms%s",
-                endpoint.method,
-                prepared.path,
-                status,
-                attempt,
-                log_id if log_id else getattr(result, "log_id", None),
-                elapsed,
-                f" code={result.code}" if isinstance(result, APIError) else "",
-            )
+            if logger.isEnabledFor(logging.DEBUG):  # spares building the arguments on every call
+                logger.debug(
+                    "%s %s -> %d attempt=%d log_id=%s %.1fms%s",
+                    endpoint.method,
+                    prepared.path,
+                    status,
+                    attempt,
+                    log_id if log_id else getattr(result, "log_id", None),
+                    elapsed,
+                    f" code={result.code}" if isinstance(result, APIError) else "",
+                )
             if not isinstance(result, APIError):
                 return result
             if (
@@ -421,9 +442,17 @@ class BaseClient:
                 response.release()
             return response.status, response.headers, body, None
         except TimeoutError as exc:
+            path = url[len(self.base_url) :]
             raise FeishuTimeoutError(f"{method} {path}: no response within {timeout:g}s") from exc
         except aiohttp.ClientError as exc:
+            path = url[len(self.base_url) :]
             raise FeishuConnectionError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            _sending.reset(sending)
+            if slot is not None:
+                # Without our connector (a caller's session) or when sending failed, the
+                # request's end is the latest it can have left: the window counts from there.
+                slot.mark_sent()
 
     def _interpret(
         self,

@@ -24,14 +24,18 @@ class Slot:
     server counts arrivals, so windows are measured from departure whenever it is known.
     """
 
-    __slots__ = ("_clock", "t")
+    __slots__ = ("_clock", "sent", "t")
 
     def __init__(self, t: float, clock: Callable[[], float]) -> None:
         self.t = t
+        self.sent = False
         self._clock = clock
 
     def mark_sent(self) -> None:
-        self.t = max(self.t, self._clock())
+        """The request left now (first call wins; later calls are no-ops)."""
+        if not self.sent:
+            self.t = max(self.t, self._clock())
+            self.sent = True
 
 
 class _Window:
@@ -45,11 +49,13 @@ class _Window:
     def wait_time(self, now: float) -> float:
         slots = self.slots
         horizon = now - self.period
-        while slots and slots[0].t <= horizon:
+        # A slot still waiting to leave (e.g. for a pooled connection) counts as leaving
+        # now: expiring it by its admission time would let it land in the next window.
+        while slots and slots[0].sent and slots[0].t <= horizon:
             slots.popleft()
         if len(slots) < self.limit:
             return 0.0
-        active = sorted(s.t for s in slots if s.t > horizon)
+        active = sorted(s.t if s.sent else now for s in slots if not s.sent or s.t > horizon)
         if len(active) < self.limit:
             return 0.0
         return active[len(active) - self.limit] + self.period - now
@@ -74,6 +80,7 @@ class SlidingWindowLimiter:
         self._windows = [_Window(limit, period * (1.0 + margin)) for limit, period in windows]
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._queued = 0  # callers inside acquire()'s locked section or waiting for it
 
     @property
     def windows(self) -> list[tuple[int, float]]:
@@ -83,13 +90,29 @@ class SlidingWindowLimiter:
         now = self._clock()
         if not self._windows:
             return Slot(now, self._clock)
-        async with self._lock:  # FIFO: asyncio.Lock wakes waiters in arrival order
-            while True:
-                now = self._clock()
-                delay = max(w.wait_time(now) for w in self._windows)
-                if delay <= 0:
-                    slot = Slot(now, self._clock)
-                    for w in self._windows:
-                        w.slots.append(slot)
-                    return slot
-                await asyncio.sleep(delay)
+        if not self._queued:
+            # Nobody queued: the locked path below would admit this call at once when every
+            # window has room, so do that without the lock (nothing awaits in between).
+            slot = self._admit(now)
+            if slot is not None:
+                return slot
+        self._queued += 1
+        try:
+            async with self._lock:  # FIFO: asyncio.Lock wakes waiters in arrival order
+                while True:
+                    now = self._clock()
+                    slot = self._admit(now)
+                    if slot is not None:
+                        return slot
+                    await asyncio.sleep(max(w.wait_time(now) for w in self._windows))
+        finally:
+            self._queued -= 1
+
+    def _admit(self, now: float) -> Slot | None:
+        for w in self._windows:
+            if w.wait_time(now) > 0:
+                return None
+        slot = Slot(now, self._clock)
+        for w in self._windows:
+            w.slots.append(slot)
+        return slot

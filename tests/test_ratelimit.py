@@ -1,0 +1,46 @@
+"""The sliding-window limiter's arithmetic on a fake clock, including slots that have not left."""
+
+from __future__ import annotations
+
+from aiofeishu._ratelimit import Slot, _Window
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_limit_per_period() -> None:
+    clock, window = FakeClock(), _Window(2, 1.0)
+    for _ in range(2):
+        slot = Slot(clock.now, clock)
+        slot.mark_sent()
+        window.slots.append(slot)
+    assert window.wait_time(0.4) == 0.6
+    assert window.wait_time(1.0) == 0.0
+
+
+def test_a_slot_that_has_not_left_does_not_expire() -> None:
+    # A call admitted at 0 that waits for a pooled connection until 2.5 counts from 2.5:
+    # expiring it by its admission time would put it and the next call in one window.
+    clock, window = FakeClock(), _Window(1, 1.0)
+    slot = Slot(0.0, clock)
+    window.slots.append(slot)
+    assert window.wait_time(2.0) == 1.0  # still pending: as if leaving now
+    clock.now = 2.5
+    slot.mark_sent()
+    assert window.wait_time(3.0) == 0.5
+    assert window.wait_time(3.5) == 0.0
+
+
+def test_mark_sent_keeps_the_first_departure() -> None:
+    clock = FakeClock()
+    slot = Slot(0.0, clock)
+    clock.now = 0.2
+    slot.mark_sent()  # the connector, when the connection is ready
+    clock.now = 0.9
+    slot.mark_sent()  # the transport's final mark after the response
+    assert slot.t == 0.2
