@@ -34,6 +34,7 @@ from aiofeishu.errors import (
     RequestValidationError,
     ServerError,
     make_api_error,
+    validation_path,
 )
 
 __all__ = ["BaseClient", "Credential", "Prepared"]
@@ -81,7 +82,6 @@ class _Envelope(msgspec.Struct):
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope, strict=False)
 _decoders: dict[tuple[str, str], msgspec.json.Decoder[Any]] = {}
-_request_types: dict[tuple[str, str], type[Any]] = {}
 _DEFAULT_OPTIONS = RequestOptions()
 
 
@@ -93,15 +93,6 @@ def _decoder(endpoint: Endpoint) -> msgspec.json.Decoder[Any]:
             endpoint.response_type, dec_hook=dec_hook, strict=False
         )
     return decoder
-
-
-def _request_type(endpoint: Endpoint) -> type[Any]:
-    # Cached: Endpoint.request_type resolves the generated module on every access.
-    key = (endpoint.platform, endpoint.request_type_name)
-    found = _request_types.get(key)
-    if found is None:
-        found = _request_types[key] = endpoint.request_type
-    return found
 
 
 @functools.lru_cache(maxsize=32)
@@ -232,11 +223,11 @@ class BaseClient:
             raise RequestValidationError(endpoint.key, str(exc)) from None
         try:
             checked = {**plain, **dict.fromkeys(files, "<file>")} if files else plain
-            msgspec.convert(checked, _request_type(endpoint))
+            msgspec.convert(checked, endpoint.request_type)
         except msgspec.ValidationError as exc:
-            text = str(exc)
-            where = text.rsplit(" - at ", 1)[1].strip("`") if " - at " in text else None
-            raise RequestValidationError(endpoint.key, text, where) from None
+            raise RequestValidationError(
+                endpoint.key, str(exc), validation_path(str(exc))
+            ) from None
         path = endpoint.path
         for name in endpoint.path_params:
             path = path.replace(f":{name}", quote(str(plain[name]), safe=""))

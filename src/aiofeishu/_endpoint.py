@@ -62,15 +62,25 @@ class Endpoint:
         """The strict Struct holding every argument (loads the generated module on first use)."""
         if self.types is not None:
             return self.types[0]
-        module = importlib.import_module(f"aiofeishu.{self.platform}.requests")
-        found: type[Any] = getattr(module, self.request_type_name)
-        return found
+        return _generated_type(self.platform, "requests", self.request_type_name)
 
     @property
     def response_type(self) -> type[Any]:
         """The response Struct (loads the generated module on first use)."""
         if self.types is not None:
             return self.types[1]
-        module = importlib.import_module(f"aiofeishu.{self.platform}.models")
-        found: type[Any] = getattr(module, self.response_type_name)
-        return found
+        return _generated_type(self.platform, "models", self.response_type_name)
+
+
+# Resolved once: every call reads its endpoint's types, and import_module is not free.
+_types: dict[tuple[str, str, str], type[Any]] = {}
+
+
+def _generated_type(platform: str, module: str, name: str) -> type[Any]:
+    key = (platform, module, name)
+    found = _types.get(key)
+    if found is None:
+        found = _types[key] = getattr(
+            importlib.import_module(f"aiofeishu.{platform}.{module}"), name
+        )
+    return found

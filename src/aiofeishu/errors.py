@@ -47,6 +47,11 @@ class RequestValidationError(FeishuError, ValueError):
         super().__init__(f"{endpoint}: invalid arguments: {message}")
 
 
+def validation_path(message: str) -> str | None:
+    """Where a msgspec validation message points (``$.update_fields[0]``), if it says."""
+    return message.rsplit(" - at ", 1)[1].strip("`") if " - at " in message else None
+
+
 class FeishuConnectionError(FeishuError):
     """The request did not get an HTTP response (connection refused, reset, DNS…)."""
 

@@ -15,7 +15,6 @@ import random
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -26,6 +25,7 @@ from aiohttp import web
 from aiofeishu._endpoint import Endpoint
 from aiofeishu._open_client import TENANT_TOKEN
 from aiofeishu.error_codes import OPEN, PROJECT
+from aiofeishu.errors import validation_path
 from aiofeishu.sandbox._config import SandboxConfig
 from aiofeishu.sandbox._state import HANDLERS, ApiFailure, Call, State
 
@@ -153,6 +153,7 @@ class SandboxApp:
         try:
             response = await self._handle(request, endpoint, path_values, seen, now)
         except ApiFailure as failure:
+            seen.code = failure.code
             response = self._failure(endpoint, failure)
         if self.config.faults.latency:
             await asyncio.sleep(self.config.faults.latency)
@@ -168,7 +169,6 @@ class SandboxApp:
 
     def _finish(self, seen: Received, response: web.StreamResponse) -> web.StreamResponse:
         seen.status = response.status
-        seen.code = getattr(response, "_sandbox_code", None)
         return response
 
     async def _handle(
@@ -183,7 +183,7 @@ class SandboxApp:
         args, files = await self._arguments(request, endpoint, path_values)
         seen.body = _masked(args)
         if endpoint is TENANT_TOKEN or name in TOKEN_ENDPOINTS:
-            return self._json(endpoint, self._issue_token(name, args, now))
+            return self._json(self._issue_token(name, args, now))
         token, info = self._authenticate(request, endpoint, now)
         faults = self.config.faults
         if faults.server_error and self.random.random() < faults.server_error:
@@ -215,11 +215,11 @@ class SandboxApp:
             if isinstance(result, web.StreamResponse):
                 return result
             data, extra = result if isinstance(result, tuple) else (result, {})
-            return self._json(endpoint, self._envelope(endpoint, data, extra))
+            return self._json(self._envelope(endpoint, data, extra))
         example = self._examples.get(_name(endpoint))
         if example is not None:
-            return self._json(endpoint, example)
-        return self._json(endpoint, self._envelope(endpoint, *_empty(endpoint)))
+            return self._json(example)
+        return self._json(self._envelope(endpoint, *_empty(endpoint)))
 
     # -- the rules -----------------------------------------------------------
     def _authenticate(
@@ -294,7 +294,7 @@ class SandboxApp:
     def _validated(
         self, endpoint: Endpoint, args: dict[str, Any], files: dict[str, tuple[str, bytes]]
     ) -> Call:
-        fields = {f.encode_name: f.type for f in msgspec.structs.fields(endpoint.request_type)}
+        fields = _field_types(endpoint.request_type)
         loose = {*endpoint.path_params, *endpoint.query_params}
         if endpoint.multipart:
             loose |= set(endpoint.body_params)
@@ -379,14 +379,13 @@ class SandboxApp:
     def _log_id(self) -> str:
         return f"{20261121000000 + self.config.seed:014d}{next(self._log_ids):010d}"
 
-    def _json(self, endpoint: Endpoint, payload: Any, status: int = 200) -> web.Response:
-        response = web.Response(
+    def _json(self, payload: Any, *, status: int = 200, log_id: str | None = None) -> web.Response:
+        return web.Response(
             status=status,
             body=msgspec.json.encode(payload),
             content_type="application/json",
-            headers={"X-Tt-Logid": self._log_id()},
+            headers={"X-Tt-Logid": log_id or self._log_id()},
         )
-        return response
 
     def _envelope(self, endpoint: Endpoint, data: Any, extra: dict[str, Any]) -> Any:
         if endpoint.platform == "open":
@@ -407,14 +406,7 @@ class SandboxApp:
                 "err_msg": msg,
                 "err": {"code": failure.code, "msg": msg, "log_id": log_id},
             }
-        response = web.Response(
-            status=status,
-            body=msgspec.json.encode(payload),
-            content_type="application/json",
-            headers={"X-Tt-Logid": log_id},
-        )
-        response._sandbox_code = failure.code  # type: ignore[attr-defined]
-        return response
+        return self._json(payload, status=status, log_id=log_id)
 
 
 # -- small pure helpers ------------------------------------------------------------------
@@ -426,6 +418,18 @@ def _authen_error(code: int, msg: str) -> Any:
 
 def _masked(args: dict[str, Any]) -> dict[str, Any]:
     return {k: ("***" if k in SECRET_FIELDS else v) for k, v in args.items()}
+
+
+_FIELD_TYPES: dict[type[Any], dict[str, Any]] = {}
+
+
+def _field_types(request_type: type[Any]) -> dict[str, Any]:
+    found = _FIELD_TYPES.get(request_type)
+    if found is None:
+        found = _FIELD_TYPES[request_type] = {
+            f.encode_name: f.type for f in msgspec.structs.fields(request_type)
+        }
+    return found
 
 
 def _from_text(value: str, tp: Any) -> Any:
@@ -452,7 +456,7 @@ def _bad_request_code(endpoint: Endpoint) -> int:
 
 def _validation_failure(endpoint: Endpoint, message: str) -> tuple[int, str]:
     """A msgspec validation message → the docs' code for it."""
-    where = message.rsplit(" - at ", 1)[1].strip("`") if " - at " in message else "$"
+    where = validation_path(message) or "$"
     if endpoint.platform == "open":
         return _bad_request_code(endpoint), f"invalid parameters: {message}"
     if message.startswith("Object missing required field"):
@@ -480,8 +484,3 @@ def _empty(endpoint: Endpoint) -> tuple[Any, dict[str, Any]]:
             node = node.setdefault(part, {})
         node[parts[-1]] = [] if dotted == page.items else False
     return data, {}
-
-
-def iter_endpoint_names() -> Iterator[str]:
-    """Every endpoint the sandbox serves, as ``group.name``."""
-    return (_name(e) for e in _all_endpoints())
