@@ -194,6 +194,27 @@ def ep_const(ep: Endpoint) -> str:
     return f"{ep.group}_{ep.name}".upper()
 
 
+def rate_class(specs: Specs, name: str) -> tuple[tuple[tuple[int, float], ...], int | None]:
+    """A rate class's (windows, concurrency) as the runtime takes them."""
+    cls = specs.rate_limits[name]
+    windows = tuple((w["limit"], float(w["period"])) for w in cls["windows"])
+    return windows, cls.get("concurrency")
+
+
+def rate_classes_module(specs: Specs) -> str:
+    out = [
+        HEADER.format(tool="emit.py"),
+        '"""Rate-limit classes (specs/rate_limits.yaml): sliding windows and concurrency."""',
+        "",
+        "# name -> ((limit, period seconds), ...), calls in flight at most (None: no bound)",
+        "RATE_CLASSES: dict[str, tuple[tuple[tuple[int, float], ...], int | None]] = {",
+    ]
+    for name in sorted(specs.rate_limits):
+        out.append(f"    {name!r}: {rate_class(specs, name)!r},")
+    out += ["}", ""]
+    return "\n".join(out)
+
+
 def endpoints_module(platform: Platform, specs: Specs) -> str:
     out = [
         HEADER.format(tool="emit.py"),
@@ -204,9 +225,7 @@ def endpoints_module(platform: Platform, specs: Specs) -> str:
     ]
     names = []
     for ep in platform.endpoints:
-        windows = tuple(
-            (w["limit"], float(w["period"])) for w in specs.rate_limits[ep.rate_limit]["windows"]
-        )
+        windows, concurrency = rate_class(specs, ep.rate_limit)
         by_in = {
             loc: tuple(p.name for p in ep.params if p.location == loc)
             for loc in ("path", "query", "body")
@@ -247,6 +266,7 @@ def endpoints_module(platform: Platform, specs: Specs) -> str:
             f"    file_params={files!r}, multipart={ep.multipart!r}, download={ep.download!r},",
             f"    pagination={pag}, errors={tuple(ep.errors)!r},",
             f"    request_type_name={ep.request_name!r}, response_type_name={ep.response_name!r},",
+            f"    concurrency={concurrency!r},",
             ")",
             "",
         ]
@@ -371,6 +391,14 @@ def error_codes_module(specs: Specs) -> str:
                 f"    {entry['code']}: ({entry.get('status')!r}, {entry.get('kind', 'bad_request')!r}, {messages!r}, {hints!r}),"
             )
         out += ["}", ""]
+    out += [
+        "# Codes meaning the token itself was rejected: drop it, fetch one, send once more.",
+        "TOKEN_REJECTIONS: dict[str, frozenset[int]] = {",
+    ]
+    for plat in ("project", "open"):
+        codes = sorted(e["code"] for e in specs.errors[plat] if e.get("renews_token"))
+        out.append(f"    {plat!r}: frozenset({set(codes)!r}),")
+    out += ["}", ""]
     return "\n".join(out) + "\n"
 
 
@@ -411,6 +439,7 @@ def generate(specs: Specs, out_root: Path) -> dict[Path, str]:
             specs, platform, HEADER.format(tool="doc_responses.py")
         )
     files[out_root / "error_codes.py"] = error_codes_module(specs)
+    files[out_root / "rate_classes.py"] = rate_classes_module(specs)
     return files
 
 

@@ -368,6 +368,12 @@ def load(root: Path) -> Specs:
                 f"rate_limits.yaml: classes.{name}",
                 "needs windows: [{limit: int > 0, period: seconds > 0}]",
             )
+        concurrency = cls.get("concurrency")
+        if concurrency is not None and not (isinstance(concurrency, int) and concurrency > 0):
+            raise _fail(f"rate_limits.yaml: classes.{name}.concurrency", "must be an int > 0")
+        unknown = set(cls) - {"doc", "description", "windows", "concurrency"}
+        if unknown:
+            raise _fail(f"rate_limits.yaml: classes.{name}", f"unknown key(s) {sorted(unknown)}")
     errors_doc = _load_yaml(root / "errors.yaml", root) if (root / "errors.yaml").exists() else {}
     errors: dict[str, list[dict[str, Any]]] = {
         p: list((errors_doc or {}).get(p) or []) for p in PLATFORMS

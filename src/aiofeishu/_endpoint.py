@@ -51,6 +51,7 @@ class Endpoint:
     request_type_name: str
     response_type_name: str
     types: tuple[type[Any], type[Any]] | None = None  # hand-written endpoints carry their own types
+    concurrency: int | None = None  # calls in flight at most per token (None: no bound)
 
     @property
     def key(self) -> str:

@@ -1003,6 +1003,7 @@ PROJECT: dict[int, ErrorFact] = {
 }
 
 OPEN: dict[int, ErrorFact] = {
+    10014: (None, "auth", (), ()),
     1001001: (
         400,
         "bad_request",
@@ -1197,4 +1198,10 @@ OPEN: dict[int, ErrorFact] = {
     99991661: (None, "auth", (), ()),
     99991663: (None, "auth", (), ()),
     99991668: (None, "auth", (), ()),
+}
+
+# Codes meaning the token itself was rejected: drop it, fetch one, send once more.
+TOKEN_REJECTIONS: dict[str, frozenset[int]] = {
+    "project": frozenset({10301, 10211, 10021, 10022}),
+    "open": frozenset({99991668, 99991661, 99991663}),
 }

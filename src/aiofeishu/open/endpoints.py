@@ -38,6 +38,7 @@ OKR_CREATE_PROGRESS_RECORD = Endpoint(
     errors=(1009999, 1009998, 1001001, 1001002, 1001003, 1001004),
     request_type_name="OkrCreateProgressRecordRequest",
     response_type_name="OkrCreateProgressRecordResponse",
+    concurrency=None,
 )
 
 OKR_GET_PROGRESS_RECORD = Endpoint(
@@ -64,6 +65,7 @@ OKR_GET_PROGRESS_RECORD = Endpoint(
     errors=(1009999, 1009998, 1001001, 1001002, 1001003, 1001004),
     request_type_name="OkrGetProgressRecordRequest",
     response_type_name="OkrGetProgressRecordResponse",
+    concurrency=None,
 )
 
 TASK_PATCH = Endpoint(
@@ -115,6 +117,7 @@ TASK_PATCH = Endpoint(
     ),
     request_type_name="TaskPatchRequest",
     response_type_name="TaskPatchResponse",
+    concurrency=None,
 )
 
 ALL: tuple[Endpoint, ...] = (

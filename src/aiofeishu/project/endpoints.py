@@ -29,6 +29,7 @@ ATTACHMENTS_UPLOAD = Endpoint(
     errors=(1000050255, 1000050174, 1000050190, 1000050262),
     request_type_name="AttachmentsUploadRequest",
     response_type_name="AttachmentsUploadResponse",
+    concurrency=None,
 )
 
 ATTACHMENTS_UPLOAD_FILE = Endpoint(
@@ -55,6 +56,7 @@ ATTACHMENTS_UPLOAD_FILE = Endpoint(
     errors=(30016, 1000050174),
     request_type_name="AttachmentsUploadFileRequest",
     response_type_name="AttachmentsUploadFileResponse",
+    concurrency=None,
 )
 
 ATTACHMENTS_DOWNLOAD = Endpoint(
@@ -81,6 +83,7 @@ ATTACHMENTS_DOWNLOAD = Endpoint(
     errors=(1000050255,),
     request_type_name="AttachmentsDownloadRequest",
     response_type_name="AttachmentsDownloadResponse",
+    concurrency=None,
 )
 
 ATTACHMENTS_DELETE = Endpoint(
@@ -107,6 +110,7 @@ ATTACHMENTS_DELETE = Endpoint(
     errors=(30019,),
     request_type_name="AttachmentsDeleteRequest",
     response_type_name="AttachmentsDeleteResponse",
+    concurrency=None,
 )
 
 AUTHEN_PLUGIN_TOKEN = Endpoint(
@@ -133,6 +137,7 @@ AUTHEN_PLUGIN_TOKEN = Endpoint(
     errors=(),
     request_type_name="AuthenPluginTokenRequest",
     response_type_name="AuthenPluginTokenResponse",
+    concurrency=None,
 )
 
 AUTHEN_USER_PLUGIN_TOKEN = Endpoint(
@@ -159,6 +164,7 @@ AUTHEN_USER_PLUGIN_TOKEN = Endpoint(
     errors=(10210,),
     request_type_name="AuthenUserPluginTokenRequest",
     response_type_name="AuthenUserPluginTokenResponse",
+    concurrency=None,
 )
 
 AUTHEN_REFRESH_TOKEN = Endpoint(
@@ -185,6 +191,7 @@ AUTHEN_REFRESH_TOKEN = Endpoint(
     errors=(),
     request_type_name="AuthenRefreshTokenRequest",
     response_type_name="AuthenRefreshTokenResponse",
+    concurrency=None,
 )
 
 CHATS_BOT_JOIN_CHAT = Endpoint(
@@ -211,6 +218,7 @@ CHATS_BOT_JOIN_CHAT = Endpoint(
     errors=(20019, 20020, 20021),
     request_type_name="ChatsBotJoinChatRequest",
     response_type_name="ChatsBotJoinChatResponse",
+    concurrency=None,
 )
 
 COMMENTS_CREATE = Endpoint(
@@ -237,6 +245,7 @@ COMMENTS_CREATE = Endpoint(
     errors=(10211, 30001, 50001, 1000051280),
     request_type_name="CommentsCreateRequest",
     response_type_name="CommentsCreateResponse",
+    concurrency=None,
 )
 
 COMMENTS_LIST = Endpoint(
@@ -274,6 +283,7 @@ COMMENTS_LIST = Endpoint(
     errors=(1000051135, 1000051280, 1000051256, 20002),
     request_type_name="CommentsListRequest",
     response_type_name="CommentsListResponse",
+    concurrency=None,
 )
 
 COMMENTS_UPDATE = Endpoint(
@@ -300,6 +310,7 @@ COMMENTS_UPDATE = Endpoint(
     errors=(20045, 30015, 10001, 10211, 30001, 1000051280),
     request_type_name="CommentsUpdateRequest",
     response_type_name="CommentsUpdateResponse",
+    concurrency=None,
 )
 
 COMMENTS_DELETE = Endpoint(
@@ -326,6 +337,7 @@ COMMENTS_DELETE = Endpoint(
     errors=(20045, 30015, 10001, 10211, 30001),
     request_type_name="CommentsDeleteRequest",
     response_type_name="CommentsDeleteResponse",
+    concurrency=None,
 )
 
 CONFIG_LIST_WORK_ITEM_TYPES = Endpoint(
@@ -352,6 +364,7 @@ CONFIG_LIST_WORK_ITEM_TYPES = Endpoint(
     errors=(10023,),
     request_type_name="ConfigListWorkItemTypesRequest",
     response_type_name="ConfigListWorkItemTypesResponse",
+    concurrency=None,
 )
 
 CONFIG_LIST_BUSINESSES = Endpoint(
@@ -378,6 +391,7 @@ CONFIG_LIST_BUSINESSES = Endpoint(
     errors=(1000052062,),
     request_type_name="ConfigListBusinessesRequest",
     response_type_name="ConfigListBusinessesResponse",
+    concurrency=None,
 )
 
 CONFIG_GET_WORK_ITEM_TYPE = Endpoint(
@@ -404,6 +418,7 @@ CONFIG_GET_WORK_ITEM_TYPE = Endpoint(
     errors=(30014,),
     request_type_name="ConfigGetWorkItemTypeRequest",
     response_type_name="ConfigGetWorkItemTypeResponse",
+    concurrency=None,
 )
 
 CONFIG_UPDATE_WORK_ITEM_TYPE = Endpoint(
@@ -440,6 +455,7 @@ CONFIG_UPDATE_WORK_ITEM_TYPE = Endpoint(
     errors=(10005, 30014),
     request_type_name="ConfigUpdateWorkItemTypeRequest",
     response_type_name="ConfigUpdateWorkItemTypeResponse",
+    concurrency=None,
 )
 
 CONFIG_LIST_FIELDS = Endpoint(
@@ -466,6 +482,7 @@ CONFIG_LIST_FIELDS = Endpoint(
     errors=(30001,),
     request_type_name="ConfigListFieldsRequest",
     response_type_name="ConfigListFieldsResponse",
+    concurrency=None,
 )
 
 CONFIG_CREATE_FIELD = Endpoint(
@@ -508,6 +525,7 @@ CONFIG_CREATE_FIELD = Endpoint(
     errors=(),
     request_type_name="ConfigCreateFieldRequest",
     response_type_name="ConfigCreateFieldResponse",
+    concurrency=None,
 )
 
 CONFIG_UPDATE_FIELD = Endpoint(
@@ -545,6 +563,7 @@ CONFIG_UPDATE_FIELD = Endpoint(
     errors=(),
     request_type_name="ConfigUpdateFieldRequest",
     response_type_name="ConfigUpdateFieldResponse",
+    concurrency=None,
 )
 
 CONFIG_LIST_RELATIONS = Endpoint(
@@ -571,6 +590,7 @@ CONFIG_LIST_RELATIONS = Endpoint(
     errors=(1000052062,),
     request_type_name="ConfigListRelationsRequest",
     response_type_name="ConfigListRelationsResponse",
+    concurrency=None,
 )
 
 CONFIG_CREATE_RELATION = Endpoint(
@@ -597,6 +617,7 @@ CONFIG_CREATE_RELATION = Endpoint(
     errors=(),
     request_type_name="ConfigCreateRelationRequest",
     response_type_name="ConfigCreateRelationResponse",
+    concurrency=None,
 )
 
 CONFIG_UPDATE_RELATION = Endpoint(
@@ -623,6 +644,7 @@ CONFIG_UPDATE_RELATION = Endpoint(
     errors=(),
     request_type_name="ConfigUpdateRelationRequest",
     response_type_name="ConfigUpdateRelationResponse",
+    concurrency=None,
 )
 
 CONFIG_DELETE_RELATION = Endpoint(
@@ -649,6 +671,7 @@ CONFIG_DELETE_RELATION = Endpoint(
     errors=(),
     request_type_name="ConfigDeleteRelationRequest",
     response_type_name="ConfigDeleteRelationResponse",
+    concurrency=None,
 )
 
 CONFIG_LIST_TEMPLATES = Endpoint(
@@ -675,6 +698,7 @@ CONFIG_LIST_TEMPLATES = Endpoint(
     errors=(),
     request_type_name="ConfigListTemplatesRequest",
     response_type_name="ConfigListTemplatesResponse",
+    concurrency=None,
 )
 
 CONFIG_GET_TEMPLATE = Endpoint(
@@ -701,6 +725,7 @@ CONFIG_GET_TEMPLATE = Endpoint(
     errors=(50006, 30001),
     request_type_name="ConfigGetTemplateRequest",
     response_type_name="ConfigGetTemplateResponse",
+    concurrency=None,
 )
 
 CONFIG_CREATE_TEMPLATE = Endpoint(
@@ -727,6 +752,7 @@ CONFIG_CREATE_TEMPLATE = Endpoint(
     errors=(),
     request_type_name="ConfigCreateTemplateRequest",
     response_type_name="ConfigCreateTemplateResponse",
+    concurrency=None,
 )
 
 CONFIG_UPDATE_TEMPLATE = Endpoint(
@@ -753,6 +779,7 @@ CONFIG_UPDATE_TEMPLATE = Endpoint(
     errors=(),
     request_type_name="ConfigUpdateTemplateRequest",
     response_type_name="ConfigUpdateTemplateResponse",
+    concurrency=None,
 )
 
 CONFIG_DELETE_TEMPLATE = Endpoint(
@@ -779,6 +806,7 @@ CONFIG_DELETE_TEMPLATE = Endpoint(
     errors=(),
     request_type_name="ConfigDeleteTemplateRequest",
     response_type_name="ConfigDeleteTemplateResponse",
+    concurrency=None,
 )
 
 CONFIG_LIST_ROLES = Endpoint(
@@ -805,6 +833,7 @@ CONFIG_LIST_ROLES = Endpoint(
     errors=(1000052062,),
     request_type_name="ConfigListRolesRequest",
     response_type_name="ConfigListRolesResponse",
+    concurrency=None,
 )
 
 MEASURES_GET_CHART = Endpoint(
@@ -816,7 +845,7 @@ MEASURES_GET_CHART = Endpoint(
     summary="获取度量图表明细数据",
     doc="feishu-project/62-视图中度量-7.md",
     writes=False,
-    rate_limit="default",
+    rate_limit="measure",
     windows=((15, 1.0),),
     auth="plugin",
     user_key="required",
@@ -831,6 +860,7 @@ MEASURES_GET_CHART = Endpoint(
     errors=(50006, 500006, 1000051872, 1000050535),
     request_type_name="MeasuresGetChartRequest",
     response_type_name="MeasuresGetChartResponse",
+    concurrency=1,
 )
 
 MEASURES_LIST_CHARTS = Endpoint(
@@ -868,6 +898,7 @@ MEASURES_LIST_CHARTS = Endpoint(
     errors=(1000051401,),
     request_type_name="MeasuresListChartsRequest",
     response_type_name="MeasuresListChartsResponse",
+    concurrency=None,
 )
 
 PROJECTS_LIST = Endpoint(
@@ -894,6 +925,7 @@ PROJECTS_LIST = Endpoint(
     errors=(30006, 10302),
     request_type_name="ProjectsListRequest",
     response_type_name="ProjectsListResponse",
+    concurrency=None,
 )
 
 PROJECTS_DETAIL = Endpoint(
@@ -920,6 +952,7 @@ PROJECTS_DETAIL = Endpoint(
     errors=(20001, 10211, 1000052063),
     request_type_name="ProjectsDetailRequest",
     response_type_name="ProjectsDetailResponse",
+    concurrency=None,
 )
 
 RELATIONS_LIST_RULES = Endpoint(
@@ -946,6 +979,7 @@ RELATIONS_LIST_RULES = Endpoint(
     errors=(),
     request_type_name="RelationsListRulesRequest",
     response_type_name="RelationsListRulesResponse",
+    concurrency=None,
 )
 
 RELATIONS_LIST_WORK_ITEMS = Endpoint(
@@ -977,6 +1011,7 @@ RELATIONS_LIST_WORK_ITEMS = Endpoint(
     errors=(),
     request_type_name="RelationsListWorkItemsRequest",
     response_type_name="RelationsListWorkItemsResponse",
+    concurrency=None,
 )
 
 RELATIONS_BATCH_BIND = Endpoint(
@@ -1003,6 +1038,7 @@ RELATIONS_BATCH_BIND = Endpoint(
     errors=(),
     request_type_name="RelationsBatchBindRequest",
     response_type_name="RelationsBatchBindResponse",
+    concurrency=None,
 )
 
 RELATIONS_UNBIND = Endpoint(
@@ -1029,6 +1065,7 @@ RELATIONS_UNBIND = Endpoint(
     errors=(),
     request_type_name="RelationsUnbindRequest",
     response_type_name="RelationsUnbindResponse",
+    concurrency=None,
 )
 
 SUBTASKS_SEARCH = Endpoint(
@@ -1075,6 +1112,7 @@ SUBTASKS_SEARCH = Endpoint(
     errors=(),
     request_type_name="SubtasksSearchRequest",
     response_type_name="SubtasksSearchResponse",
+    concurrency=None,
 )
 
 SUBTASKS_LIST = Endpoint(
@@ -1101,6 +1139,7 @@ SUBTASKS_LIST = Endpoint(
     errors=(20046,),
     request_type_name="SubtasksListRequest",
     response_type_name="SubtasksListResponse",
+    concurrency=None,
 )
 
 SUBTASKS_CREATE = Endpoint(
@@ -1127,6 +1166,7 @@ SUBTASKS_CREATE = Endpoint(
     errors=(10001, 20006, 20047, 20048),
     request_type_name="SubtasksCreateRequest",
     response_type_name="SubtasksCreateResponse",
+    concurrency=None,
 )
 
 SUBTASKS_UPDATE = Endpoint(
@@ -1153,6 +1193,7 @@ SUBTASKS_UPDATE = Endpoint(
     errors=(20046, 20047, 20048),
     request_type_name="SubtasksUpdateRequest",
     response_type_name="SubtasksUpdateResponse",
+    concurrency=None,
 )
 
 SUBTASKS_OPERATE = Endpoint(
@@ -1188,6 +1229,7 @@ SUBTASKS_OPERATE = Endpoint(
     errors=(20046, 20082),
     request_type_name="SubtasksOperateRequest",
     response_type_name="SubtasksOperateResponse",
+    concurrency=None,
 )
 
 SUBTASKS_DELETE = Endpoint(
@@ -1214,6 +1256,7 @@ SUBTASKS_DELETE = Endpoint(
     errors=(20046,),
     request_type_name="SubtasksDeleteRequest",
     response_type_name="SubtasksDeleteResponse",
+    concurrency=None,
 )
 
 USERS_QUERY = Endpoint(
@@ -1240,6 +1283,7 @@ USERS_QUERY = Endpoint(
     errors=(30006, 20004),
     request_type_name="UsersQueryRequest",
     response_type_name="UsersQueryResponse",
+    concurrency=None,
 )
 
 USERS_SEARCH = Endpoint(
@@ -1266,6 +1310,7 @@ USERS_SEARCH = Endpoint(
     errors=(30006, 1000052063),
     request_type_name="UsersSearchRequest",
     response_type_name="UsersSearchResponse",
+    concurrency=None,
 )
 
 USERS_LIST_TEAMS = Endpoint(
@@ -1292,6 +1337,7 @@ USERS_LIST_TEAMS = Endpoint(
     errors=(30006,),
     request_type_name="UsersListTeamsRequest",
     response_type_name="UsersListTeamsResponse",
+    concurrency=None,
 )
 
 USERS_LIST_GROUP_MEMBERS = Endpoint(
@@ -1329,6 +1375,7 @@ USERS_LIST_GROUP_MEMBERS = Endpoint(
     errors=(20002, 1000053008, 1000053010, 1000053011),
     request_type_name="UsersListGroupMembersRequest",
     response_type_name="UsersListGroupMembersResponse",
+    concurrency=None,
 )
 
 USERS_CREATE_GROUP = Endpoint(
@@ -1355,6 +1402,7 @@ USERS_CREATE_GROUP = Endpoint(
     errors=(),
     request_type_name="UsersCreateGroupRequest",
     response_type_name="UsersCreateGroupResponse",
+    concurrency=None,
 )
 
 USERS_UPDATE_GROUP_MEMBERS = Endpoint(
@@ -1381,6 +1429,7 @@ USERS_UPDATE_GROUP_MEMBERS = Endpoint(
     errors=(),
     request_type_name="UsersUpdateGroupMembersRequest",
     response_type_name="UsersUpdateGroupMembersResponse",
+    concurrency=None,
 )
 
 VIEWS_LIST = Endpoint(
@@ -1427,6 +1476,7 @@ VIEWS_LIST = Endpoint(
     errors=(30004, 30014, 50006, 20043),
     request_type_name="ViewsListRequest",
     response_type_name="ViewsListResponse",
+    concurrency=None,
 )
 
 VIEWS_LIST_WORK_ITEMS = Endpoint(
@@ -1464,6 +1514,7 @@ VIEWS_LIST_WORK_ITEMS = Endpoint(
     errors=(30004, 50006, 20012, 30014),
     request_type_name="ViewsListWorkItemsRequest",
     response_type_name="ViewsListWorkItemsResponse",
+    concurrency=None,
 )
 
 VIEWS_LIST_PANORAMIC_WORK_ITEMS = Endpoint(
@@ -1501,6 +1552,7 @@ VIEWS_LIST_PANORAMIC_WORK_ITEMS = Endpoint(
     errors=(30004, 20003),
     request_type_name="ViewsListPanoramicWorkItemsRequest",
     response_type_name="ViewsListPanoramicWorkItemsResponse",
+    concurrency=None,
 )
 
 VIEWS_CREATE_FIX_VIEW = Endpoint(
@@ -1533,6 +1585,7 @@ VIEWS_CREATE_FIX_VIEW = Endpoint(
     errors=(30005, 1000053645, 50006, 20010),
     request_type_name="ViewsCreateFixViewRequest",
     response_type_name="ViewsCreateFixViewResponse",
+    concurrency=None,
 )
 
 VIEWS_UPDATE_FIX_VIEW = Endpoint(
@@ -1559,6 +1612,7 @@ VIEWS_UPDATE_FIX_VIEW = Endpoint(
     errors=(10001, 20010, 20012, 30004, 30005, 1000053645),
     request_type_name="ViewsUpdateFixViewRequest",
     response_type_name="ViewsUpdateFixViewResponse",
+    concurrency=None,
 )
 
 VIEWS_CREATE_CONDITION_VIEW = Endpoint(
@@ -1593,6 +1647,7 @@ VIEWS_CREATE_CONDITION_VIEW = Endpoint(
     errors=(20029, 50006),
     request_type_name="ViewsCreateConditionViewRequest",
     response_type_name="ViewsCreateConditionViewResponse",
+    concurrency=None,
 )
 
 VIEWS_UPDATE_CONDITION_VIEW = Endpoint(
@@ -1628,6 +1683,7 @@ VIEWS_UPDATE_CONDITION_VIEW = Endpoint(
     errors=(10001, 30004, 20029, 50006),
     request_type_name="ViewsUpdateConditionViewRequest",
     response_type_name="ViewsUpdateConditionViewResponse",
+    concurrency=None,
 )
 
 VIEWS_DELETE = Endpoint(
@@ -1654,6 +1710,7 @@ VIEWS_DELETE = Endpoint(
     errors=(10001, 20011, 20012, 30004),
     request_type_name="ViewsDeleteRequest",
     response_type_name="ViewsDeleteResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_FILTER = Endpoint(
@@ -1707,6 +1764,7 @@ WORK_ITEMS_FILTER = Endpoint(
     errors=(50006, 20003, 20013, 30005, 20005, 20004, 30014),
     request_type_name="WorkItemsFilterRequest",
     response_type_name="WorkItemsFilterResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_QUERY = Endpoint(
@@ -1733,6 +1791,7 @@ WORK_ITEMS_QUERY = Endpoint(
     errors=(30005, 20028, 30014),
     request_type_name="WorkItemsQueryRequest",
     response_type_name="WorkItemsQueryResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_META = Endpoint(
@@ -1759,6 +1818,7 @@ WORK_ITEMS_META = Endpoint(
     errors=(20044, 30014),
     request_type_name="WorkItemsMetaRequest",
     response_type_name="WorkItemsMetaResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_CREATE = Endpoint(
@@ -1785,6 +1845,7 @@ WORK_ITEMS_CREATE = Endpoint(
     errors=(30014, 50006, 20083),
     request_type_name="WorkItemsCreateRequest",
     response_type_name="WorkItemsCreateResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_UPDATE = Endpoint(
@@ -1811,6 +1872,7 @@ WORK_ITEMS_UPDATE = Endpoint(
     errors=(20007, 30009, 30005, 50006, 20090, 20050, 10001, 20014, 1000051743, 10211),
     request_type_name="WorkItemsUpdateRequest",
     response_type_name="WorkItemsUpdateResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_DELETE = Endpoint(
@@ -1837,6 +1899,7 @@ WORK_ITEMS_DELETE = Endpoint(
     errors=(10001, 30005, 20090, 20014, 20003, 1000051195),
     request_type_name="WorkItemsDeleteRequest",
     response_type_name="WorkItemsDeleteResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_FILTER_ACROSS_PROJECTS = Endpoint(
@@ -1892,6 +1955,7 @@ WORK_ITEMS_FILTER_ACROSS_PROJECTS = Endpoint(
     errors=(20094, 20005, 20028, 50006, 20003, 50005, 20013, 20059),
     request_type_name="WorkItemsFilterAcrossProjectsRequest",
     response_type_name="WorkItemsFilterAcrossProjectsResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_SEARCH_BY_PARAMS = Endpoint(
@@ -1944,6 +2008,7 @@ WORK_ITEMS_SEARCH_BY_PARAMS = Endpoint(
     ),
     request_type_name="WorkItemsSearchByParamsRequest",
     response_type_name="WorkItemsSearchByParamsResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_COMPOSITIVE_SEARCH = Endpoint(
@@ -1981,6 +2046,7 @@ WORK_ITEMS_COMPOSITIVE_SEARCH = Endpoint(
     errors=(20080, 20081),
     request_type_name="WorkItemsCompositiveSearchRequest",
     response_type_name="WorkItemsCompositiveSearchResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_SEARCH_BY_RELATION = Endpoint(
@@ -2024,6 +2090,7 @@ WORK_ITEMS_SEARCH_BY_RELATION = Endpoint(
     errors=(20055, 30018, 20060, 50005),
     request_type_name="WorkItemsSearchByRelationRequest",
     response_type_name="WorkItemsSearchByRelationResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_BATCH_UPDATE = Endpoint(
@@ -2058,6 +2125,7 @@ WORK_ITEMS_BATCH_UPDATE = Endpoint(
     errors=(1000052062, 50006),
     request_type_name="WorkItemsBatchUpdateRequest",
     response_type_name="WorkItemsBatchUpdateResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_GET_TASK_RESULT = Endpoint(
@@ -2084,6 +2152,7 @@ WORK_ITEMS_GET_TASK_RESULT = Endpoint(
     errors=(),
     request_type_name="WorkItemsGetTaskResultRequest",
     response_type_name="WorkItemsGetTaskResultResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_BATCH_QUERY_DELIVERABLES = Endpoint(
@@ -2110,6 +2179,7 @@ WORK_ITEMS_BATCH_QUERY_DELIVERABLES = Endpoint(
     errors=(1000053287,),
     request_type_name="WorkItemsBatchQueryDeliverablesRequest",
     response_type_name="WorkItemsBatchQueryDeliverablesResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_ABORT = Endpoint(
@@ -2136,6 +2206,7 @@ WORK_ITEMS_ABORT = Endpoint(
     errors=(20007, 30005, 20008, 20090),
     request_type_name="WorkItemsAbortRequest",
     response_type_name="WorkItemsAbortResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_FREEZE = Endpoint(
@@ -2162,6 +2233,7 @@ WORK_ITEMS_FREEZE = Endpoint(
     errors=(1000052062,),
     request_type_name="WorkItemsFreezeRequest",
     response_type_name="WorkItemsFreezeResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_LIST_OP_RECORDS = Endpoint(
@@ -2212,6 +2284,7 @@ WORK_ITEMS_LIST_OP_RECORDS = Endpoint(
     errors=(20006, 20005, 20013),
     request_type_name="WorkItemsListOpRecordsRequest",
     response_type_name="WorkItemsListOpRecordsResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_UPDATE_COMPOUND_FIELD = Endpoint(
@@ -2246,6 +2319,7 @@ WORK_ITEMS_UPDATE_COMPOUND_FIELD = Endpoint(
     errors=(1000050244, 1000050156, 1000050248),
     request_type_name="WorkItemsUpdateCompoundFieldRequest",
     response_type_name="WorkItemsUpdateCompoundFieldResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_BATCH_QUERY_FINISHED = Endpoint(
@@ -2272,6 +2346,7 @@ WORK_ITEMS_BATCH_QUERY_FINISHED = Endpoint(
     errors=(),
     request_type_name="WorkItemsBatchQueryFinishedRequest",
     response_type_name="WorkItemsBatchQueryFinishedResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_UPDATE_FINISHED = Endpoint(
@@ -2306,6 +2381,7 @@ WORK_ITEMS_UPDATE_FINISHED = Endpoint(
     errors=(),
     request_type_name="WorkItemsUpdateFinishedRequest",
     response_type_name="WorkItemsUpdateFinishedResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_QUERY_CONCLUSION_OPTIONS = Endpoint(
@@ -2332,6 +2408,7 @@ WORK_ITEMS_QUERY_CONCLUSION_OPTIONS = Endpoint(
     errors=(),
     request_type_name="WorkItemsQueryConclusionOptionsRequest",
     response_type_name="WorkItemsQueryConclusionOptionsResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_LIST_MAN_HOUR_RECORDS = Endpoint(
@@ -2369,6 +2446,7 @@ WORK_ITEMS_LIST_MAN_HOUR_RECORDS = Endpoint(
     errors=(),
     request_type_name="WorkItemsListManHourRecordsRequest",
     response_type_name="WorkItemsListManHourRecordsResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_CREATE_WORK_HOUR_RECORDS = Endpoint(
@@ -2395,6 +2473,7 @@ WORK_ITEMS_CREATE_WORK_HOUR_RECORDS = Endpoint(
     errors=(),
     request_type_name="WorkItemsCreateWorkHourRecordsRequest",
     response_type_name="WorkItemsCreateWorkHourRecordsResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_UPDATE_WORK_HOUR_RECORDS = Endpoint(
@@ -2421,6 +2500,7 @@ WORK_ITEMS_UPDATE_WORK_HOUR_RECORDS = Endpoint(
     errors=(),
     request_type_name="WorkItemsUpdateWorkHourRecordsRequest",
     response_type_name="WorkItemsUpdateWorkHourRecordsResponse",
+    concurrency=None,
 )
 
 WORK_ITEMS_DELETE_WORK_HOUR_RECORDS = Endpoint(
@@ -2447,6 +2527,7 @@ WORK_ITEMS_DELETE_WORK_HOUR_RECORDS = Endpoint(
     errors=(),
     request_type_name="WorkItemsDeleteWorkHourRecordsRequest",
     response_type_name="WorkItemsDeleteWorkHourRecordsResponse",
+    concurrency=None,
 )
 
 WORKFLOWS_QUERY = Endpoint(
@@ -2473,6 +2554,7 @@ WORKFLOWS_QUERY = Endpoint(
     errors=(30005, 20026, 20027, 10001, 20014, 50006, 20015),
     request_type_name="WorkflowsQueryRequest",
     response_type_name="WorkflowsQueryResponse",
+    concurrency=None,
 )
 
 WORKFLOWS_WBS_VIEW = Endpoint(
@@ -2499,6 +2581,7 @@ WORKFLOWS_WBS_VIEW = Endpoint(
     errors=(30005, 20089, 20014),
     request_type_name="WorkflowsWbsViewRequest",
     response_type_name="WorkflowsWbsViewResponse",
+    concurrency=None,
 )
 
 WORKFLOWS_UPDATE_NODE = Endpoint(
@@ -2545,6 +2628,7 @@ WORKFLOWS_UPDATE_NODE = Endpoint(
     ),
     request_type_name="WorkflowsUpdateNodeRequest",
     response_type_name="WorkflowsUpdateNodeResponse",
+    concurrency=None,
 )
 
 WORKFLOWS_OPERATE_NODE = Endpoint(
@@ -2593,6 +2677,7 @@ WORKFLOWS_OPERATE_NODE = Endpoint(
     ),
     request_type_name="WorkflowsOperateNodeRequest",
     response_type_name="WorkflowsOperateNodeResponse",
+    concurrency=None,
 )
 
 WORKFLOWS_CHANGE_STATE = Endpoint(
@@ -2619,6 +2704,7 @@ WORKFLOWS_CHANGE_STATE = Endpoint(
     errors=(10002, 20005, 30005, 20090, 20038, 30009, 30012, 50006),
     request_type_name="WorkflowsChangeStateRequest",
     response_type_name="WorkflowsChangeStateResponse",
+    concurrency=None,
 )
 
 WORKFLOWS_TRANSITION_REQUIRED_INFO = Endpoint(
@@ -2645,6 +2731,7 @@ WORKFLOWS_TRANSITION_REQUIRED_INFO = Endpoint(
     errors=(30005, 50006),
     request_type_name="WorkflowsTransitionRequiredInfoRequest",
     response_type_name="WorkflowsTransitionRequiredInfoResponse",
+    concurrency=None,
 )
 
 ALL: tuple[Endpoint, ...] = (
