@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiofeishu._client import _decoder  # the very decoder the client uses for each response
+from aiofeishu._base import response_decoder  # the very decoder the client uses
 from aiofeishu.open import endpoints as open_endpoints
 from aiofeishu.project import endpoints as project_endpoints
 from benchmarks import _payloads
@@ -257,7 +257,7 @@ def okr_contenders() -> tuple[list[Contender], list[str]]:
     notes = [
         f"OKR body: {len(body) / 1024:.1f} KB (doc-shaped, camelCase keys as on the doc page)."
     ]
-    ours = _decoder(open_endpoints.OKR_GET_PROGRESS_RECORD)
+    ours = response_decoder(open_endpoints.OKR_GET_PROGRESS_RECORD.response_type)
     contenders = [
         Contender("json.loads", lambda: json.loads(body), read_okr_dict),
         Contender("aiofeishu", lambda: ours.decode(body), read_okr_objects),
@@ -294,7 +294,7 @@ def okr_contenders() -> tuple[list[Contender], list[str]]:
 def work_item_contenders(smoke: bool) -> tuple[list[Contender], list[str]]:
     size = 20 if smoke else 200
     body = _payloads.encode(_payloads.work_item_filter_page(size))
-    ours = _decoder(project_endpoints.WORK_ITEMS_FILTER)
+    ours = response_decoder(project_endpoints.WORK_ITEMS_FILTER.response_type)
     notes = [
         f"work_items.filter page: {size} items x {_payloads.FIELDS_PER_ITEM} fields, "
         f"{len(body) / 1024:.0f} KB."

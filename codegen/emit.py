@@ -397,7 +397,7 @@ def error_codes_module(specs: Specs) -> str:
     ]
     for plat in ("project", "open"):
         codes = sorted(e["code"] for e in specs.errors[plat] if e.get("renews_token"))
-        out.append(f"    {plat!r}: frozenset({set(codes)!r}),")
+        out.append(f"    {plat!r}: frozenset({tuple(codes)!r}),")
     out += ["}", ""]
     return "\n".join(out) + "\n"
 

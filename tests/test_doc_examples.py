@@ -96,11 +96,6 @@ KNOWN_BAD_RESPONSES: dict[str, str] = {
         "list of RoleOwner, its child a map keyed by role; page 06 and the vendor Go SDK say "
         "map, so the spec types it as map<string, RoleOwner> and the list form is refused"
     ),
-    "57-视图中度量-2#1": (
-        'the "success" example has "err_code": null (the envelope types err_code as int, '
-        "absent means 0); it also carries err {code: 400, msg: Invalid Param} beside an empty "
-        "err_msg, so it is a mangled mix of a success and an error body"
-    ),
 }
 
 # id -> (the one check that must fail, reason); every other check of the example must pass.

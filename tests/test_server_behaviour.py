@@ -281,7 +281,7 @@ async def test_cancelled_calls_leak_no_limiter_capacity_or_connections(fake: Fak
             )
         )
         assert time.monotonic() - started < 0.15  # full capacity again
-        connector = c._session.connector  # type: ignore[union-attr]
+        connector = c._transport._session.connector  # type: ignore[attr-defined]
         await asyncio.sleep(0.05)
         assert sum(len(v) for v in connector._acquired_per_host.values()) == 0  # type: ignore[union-attr]
     assert fake.rejected_429 == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Generator, Mapping
@@ -9,15 +10,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
 from msgspec import UNSET
 
-from aiofeishu.errors import ResultLimitError
+from aiofeishu.errors import ConfigurationError, InvalidResponseError, ResultLimitError
 
 if TYPE_CHECKING:
-    from aiofeishu._client import BaseClient, Prepared
-    from aiofeishu._endpoint import Endpoint
+    from aiofeishu._build import Prepared
+    from aiofeishu._client import BaseClient
+    from aiofeishu._endpoint import Endpoint, PageSpec
 
-__all__ = ["Download", "FileInput", "FileUpload", "GroupAPI", "Paginated", "RequestOptions"]
+__all__ = [
+    "Download",
+    "FileInput",
+    "FileUpload",
+    "GroupAPI",
+    "OptionsInput",
+    "Paginated",
+    "RequestOptions",
+]
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -25,12 +36,63 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class RequestOptions:
-    """Per-call overrides, kept apart from the endpoint's own arguments (a body field may be named user_key)."""
+    """Per-call options, kept apart from the endpoint's own arguments (a body field may be
+    named user_key).
+
+    ``extra_body`` / ``extra_query`` / ``extra_headers`` send members the specs do not know
+    yet (the known ones stay strictly validated and may not be repeated here).
+    """
 
     user_key: str | None = None
     idempotency_key: str | None = None
     max_retries: int | None = None
     timeout: float | None = None
+    extra_body: Mapping[str, Any] | None = None
+    extra_query: Mapping[str, Any] | None = None
+    extra_headers: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("user_key", "idempotency_key"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, str) or not value or any(c in value for c in "\r\n\0")
+            ):
+                raise ConfigurationError(
+                    f"RequestOptions.{name} must be a non-empty str without line breaks"
+                )
+        if self.max_retries is not None and (
+            type(self.max_retries) is not int or self.max_retries < 0
+        ):
+            raise ConfigurationError("RequestOptions.max_retries must be an int >= 0")
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool)
+            or not isinstance(self.timeout, (int, float))
+            or not 0 < self.timeout < float("inf")
+        ):
+            raise ConfigurationError("RequestOptions.timeout must be a number of seconds > 0")
+        for name in ("extra_body", "extra_query", "extra_headers"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Mapping):
+                raise ConfigurationError(f"RequestOptions.{name} must be a mapping")
+
+    @classmethod
+    def coerce(cls, options: RequestOptions | Mapping[str, Any] | None) -> RequestOptions:
+        """``options`` as RequestOptions: a mapping of its fields is accepted too."""
+        if options is None:
+            return _NO_OPTIONS
+        if isinstance(options, RequestOptions):
+            return options
+        if isinstance(options, Mapping):
+            unknown = set(options) - set(cls.__slots__)
+            if unknown:
+                raise ConfigurationError(f"unknown request option(s) {sorted(unknown)}")
+            return cls(**options)
+        raise ConfigurationError(
+            f"request_options must be RequestOptions, got {type(options).__name__}"
+        )
+
+
+_NO_OPTIONS = RequestOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,27 +116,37 @@ class GroupAPI:
         self._client: BaseClient = client
 
     async def _call(
-        self, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions | None
+        self, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput
     ) -> Any:
-        return await self._client._send(self._client._prepare(endpoint, args), options)
+        return await self._client._call(endpoint, args, options)
 
-    def _paginate(
-        self, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions | None
-    ) -> Any:
+    def _paginate(self, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput) -> Any:
         return Paginated(self._client, endpoint, args, options)
 
     def _download(
-        self, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions | None
+        self, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput
     ) -> Download:
-        return Download(self._client, self._client._prepare(endpoint, args), options)
+        return Download(self._client, endpoint, args, options)
+
+
+OptionsInput = RequestOptions | Mapping[str, Any] | None
 
 
 def _attr_path(obj: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         if obj is None:
             return None
-        obj = getattr(obj, re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", part).lower(), None)
+        obj = getattr(obj, _snake(part), None)
     return obj
+
+
+@functools.lru_cache(maxsize=256)
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _known_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class Paginated(Generic[R, T]):
@@ -89,16 +161,16 @@ class Paginated(Generic[R, T]):
         client: BaseClient,
         endpoint: Endpoint,
         args: Mapping[str, Any],
-        options: RequestOptions | None,
+        options: OptionsInput,
     ) -> None:
         self._client = client
         self._endpoint = endpoint
         self._args = dict(args)
-        self._options = options
-        self._first: Prepared = client._prepare(endpoint, self._args)
+        self._options = RequestOptions.coerce(options)
+        self._first: Prepared = client._prepare(endpoint, self._args, self._options)
 
     def __await__(self) -> Generator[Any, None, R]:
-        return self._client._send(self._first, self._options).__await__()  # type: ignore[no-any-return]
+        return self._client._execute(self._first, self._options).__await__()  # type: ignore[no-any-return]
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._items()
@@ -113,59 +185,107 @@ class Paginated(Generic[R, T]):
     async def pages(self) -> AsyncIterator[R]:
         spec = self._endpoint.pagination
         assert spec is not None
-        args = dict(self._args)
+        walk = _PageWalk(self._endpoint, spec, dict(self._args))
         prepared = self._first
-        seen = 0
+        if walk.args != self._args:
+            prepared = self._client._prepare(self._endpoint, walk.args, self._options)
+        while True:
+            page = await self._client._execute(prepared, self._options)
+            walk.check_total(page)
+            yield page
+            if not walk.advance(page):
+                return
+            prepared = self._client._prepare(self._endpoint, walk.args, self._options)
+
+
+class _PageWalk:
+    """Where a paged iteration stands and whether there is a next page."""
+
+    def __init__(self, endpoint: Endpoint, spec: PageSpec, args: dict[str, Any]) -> None:
+        self.endpoint = endpoint
+        self.spec = spec
+        self.args = args
+        self.seen = 0
+        self.cursors: set[Any] = set()
         if spec.style == "page":
             assert spec.page_param and spec.size_param
             if args.get(spec.size_param, UNSET) is UNSET and spec.max_page_size:
                 args[spec.size_param] = spec.max_page_size
-            page_num = args.get(spec.page_param, UNSET)
-            page_num = 1 if page_num is UNSET else int(page_num)
-            args[spec.page_param] = page_num
-            prepared = self._client._prepare(self._endpoint, args)
-        while True:
-            page = await self._client._send(prepared, self._options)
-            items = _attr_path(page, spec.items) or []
-            total = _attr_path(page, spec.total) if spec.total else None
-            if seen == 0 and spec.max_total and isinstance(total, int) and total > spec.max_total:
-                raise ResultLimitError(
-                    f"{self._endpoint.key}: {total} results exceed the {spec.max_total} the API can page "
-                    "through; narrow the filter (e.g. by created_at / updated_at) and iterate each part"
-                )
-            yield page
-            seen += len(items)
-            if spec.style == "page":
-                size = args[spec.size_param]  # type: ignore[index]
-                if not items or len(items) < size or (isinstance(total, int) and seen >= total):
-                    return
-                if spec.max_total and seen >= spec.max_total:
-                    raise ResultLimitError(
-                        f"{self._endpoint.key}: reached the {spec.max_total}-result cap with more to come; narrow the filter"
-                    )
-                args[spec.page_param] = args[spec.page_param] + 1  # type: ignore[index]
-            else:
-                cursor = _attr_path(page, spec.next_cursor) if spec.next_cursor else None
-                more = _attr_path(page, spec.has_more) if spec.has_more else bool(items)
-                if not more or cursor in (None, "") or not items:
-                    return
-                assert spec.cursor_param
-                args[spec.cursor_param] = cursor
-            prepared = self._client._prepare(self._endpoint, args)
+            page_num = _known_int(args.get(spec.page_param))
+            args[spec.page_param] = 1 if page_num is None else page_num
+
+    def check_total(self, page: Any) -> None:
+        spec = self.spec
+        total = _known_int(_attr_path(page, spec.total)) if spec.total else None
+        if self.seen == 0 and spec.max_total and total is not None and total > spec.max_total:
+            raise ResultLimitError(
+                f"{self.endpoint.key}: {total} results exceed the {spec.max_total} the API can "
+                "page through; narrow the filter (e.g. by created_at / updated_at) and iterate each part"
+            )
+
+    def advance(self, page: Any) -> bool:
+        """Count ``page`` and move the arguments to the next page; False when it was the last."""
+        spec = self.spec
+        items = _attr_path(page, spec.items) or []
+        self.seen += len(items)
+        more = _attr_path(page, spec.has_more) if spec.has_more else None
+        if not items or more is False:
+            return False
+        if spec.style == "page":
+            return self._next_page(page, len(items))
+        return self._next_cursor(page)
+
+    def _next_page(self, page: Any, count: int) -> bool:
+        spec = self.spec
+        assert spec.page_param and spec.size_param
+        size = _known_int(self.args.get(spec.size_param))
+        total = _known_int(_attr_path(page, spec.total)) if spec.total else None
+        if (size is not None and count < size) or (total is not None and self.seen >= total):
+            return False
+        if spec.max_total and self.seen >= spec.max_total:
+            raise ResultLimitError(
+                f"{self.endpoint.key}: reached the {spec.max_total}-result cap with more to come; "
+                "narrow the filter"
+            )
+        self.args[spec.page_param] += 1
+        return True
+
+    def _next_cursor(self, page: Any) -> bool:
+        spec = self.spec
+        assert spec.cursor_param
+        cursor = _attr_path(page, spec.next_cursor) if spec.next_cursor else None
+        if cursor in (None, ""):
+            return False
+        key = msgspec.json.encode(cursor)
+        if key in self.cursors:
+            raise InvalidResponseError(
+                "the server returned a cursor it had already returned; stopping rather than "
+                "paging forever",
+                status=200,
+                excerpt="",
+                method=self.endpoint.method,
+                path=self.endpoint.path,
+            )
+        self.cursors.add(key)
+        self.args[spec.cursor_param] = cursor
+        return True
 
 
 class Download:
-    """A file download: ``await d.to_file(path)`` or ``async for chunk in d`` — never all in memory."""
+    """A file download: ``await d.to_file(path)`` or ``async for chunk in d`` — never all in memory.
+
+    Arguments are validated when the method is called, before anything is sent.
+    """
 
     def __init__(
-        self, client: BaseClient, prepared: Prepared, options: RequestOptions | None
+        self, client: BaseClient, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput
     ) -> None:
         self._client = client
-        self._prepared = prepared
-        self._options = options
+        self._options = RequestOptions.coerce(options)
+        self._prepared = client._prepare(endpoint, args, self._options)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._client._stream(self._prepared, self._options)
+        return self._client._download(self._prepared, self._options)
 
     async def to_file(self, path: str | os.PathLike[str], *, chunk_size: int = 1 << 16) -> int:
         """Write the file to ``path`` (replaced only when the download completes); returns its size."""
@@ -174,7 +294,7 @@ class Download:
         size = 0
         try:
             with partial.open("wb") as fh:
-                async for chunk in self._client._stream(
+                async for chunk in self._client._download(
                     self._prepared, self._options, chunk_size=chunk_size
                 ):
                     fh.write(chunk)

@@ -1,18 +1,20 @@
-"""Access tokens: cached per client and identity, fetched once however many calls wait."""
+"""Access tokens: cached in the store per identity, fetched once however many calls wait."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-__all__ = ["TokenSource", "UserToken"]
+from aiofeishu._secrets import Secret
+from aiofeishu._store import Store
+
+__all__ = ["TokenProvider", "UserToken"]
 
 logger = logging.getLogger("aiofeishu")
 
-Fetch = Callable[[], Awaitable[tuple[str, float]]]
+Fetch = Callable[[], Awaitable[tuple[Secret, float]]]
 
 
 @dataclass(repr=False)
@@ -32,62 +34,63 @@ class UserToken:
         return f"UserToken(token='***', refresh_token={'***' if self.refresh_token else None})"
 
 
-class TokenSource:
-    """One cached token. ``get()`` returns it, fetching when absent or near expiry.
+class TokenProvider:
+    """One identity's token. ``get()`` returns it from the store, fetching when absent.
 
-    Concurrent callers on a cold cache share a single fetch (the lock is taken only
-    when a fetch may be needed). ``invalidate(token)`` drops the token the server
-    rejected, unless a newer one has already replaced it.
+    Concurrent callers on a cold cache share a single fetch (under the store's token
+    lock, so with a shared store one fetch serves every process). ``invalidate(token)``
+    drops the token the server rejected, unless a newer one has already replaced it.
     """
 
     def __init__(
         self,
+        store: Callable[[], Store],
+        key: str,
         identity: str,
         fetch: Fetch,
         *,
         initial: tuple[str, float | None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._store = store  # resolved per call: the default store belongs to the running loop
+        self.key = key
         self.identity = identity
         self._fetch = fetch
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._token: str | None = None
-        self.last_token: str | None = None  # kept after invalidation: a refresh may need it
-        self._refresh_at = 0.0
-        self.fetches = 0
+        self._initial: tuple[Secret, float] | None = None
         if initial is not None:
             token, ttl = initial
-            self._store(token, float("inf") if ttl is None else ttl)
+            self._initial = (Secret(token), float("inf") if ttl is None else ttl)
+        self.last_token: Secret | None = self._initial[0] if self._initial else None
+        self.fetches = 0
 
     def __repr__(self) -> str:
-        return f"TokenSource(identity={self.identity!r}, cached={self._token is not None})"
+        return f"TokenProvider(identity={self.identity!r})"
 
-    def _store(self, token: str, ttl: float) -> None:
-        self._token = self.last_token = token
-        # Renew a little before expiry (10 %, at most five minutes) so no call carries a dying token.
-        self._refresh_at = self._clock() + ttl - min(300.0, ttl / 10)
-
-    def _valid(self) -> str | None:
-        if self._token is not None and self._clock() < self._refresh_at:
-            return self._token
-        return None
-
-    async def get(self) -> str:
-        token = self._valid()
-        if token is not None:
+    async def get(self) -> Secret:
+        store = self._store()
+        if self._initial is not None:
+            token, ttl = self._initial
+            self._initial = None
+            await store.put_token(self.key, token.reveal(), ttl)
             return token
-        async with self._lock:
-            token = self._valid()
-            if token is not None:
-                return token
+        cached = await store.get_token(self.key)
+        if cached is not None:
+            return self._remember(cached)
+        async with store.token_lock(self.key):
+            cached = await store.get_token(self.key)
+            if cached is not None:
+                return self._remember(cached)
             self.fetches += 1
             token, ttl = await self._fetch()
-            self._store(token, ttl)
+            await store.put_token(self.key, token.reveal(), ttl)
             logger.debug("token fetched for %s, valid %.0fs", self.identity, ttl)
+            self.last_token = token
             return token
 
-    def invalidate(self, token: str) -> None:
-        if self._token == token:
-            self._token = None
-            logger.debug("token dropped for %s after the server rejected it", self.identity)
+    def _remember(self, value: str) -> Secret:
+        if self.last_token is None or self.last_token.reveal() != value:
+            self.last_token = Secret(value)
+        return self.last_token
+
+    async def invalidate(self, token: Secret) -> None:
+        await self._store().invalidate_token(self.key, token.reveal())
+        logger.debug("token dropped for %s after the server rejected it", self.identity)

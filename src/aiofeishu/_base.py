@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import msgspec
+
+from aiofeishu._secrets import Secret
+from aiofeishu.errors import InvalidResponseError
 
 __all__ = [
     "AuthenResponse",
@@ -17,6 +21,7 @@ __all__ = [
     "ResponseModel",
     "dec_hook",
     "enc_hook",
+    "response_decoder",
 ]
 
 
@@ -33,18 +38,38 @@ class ResponseModel(Model, kw_only=True):
 
 
 class _Envelope(ResponseModel, kw_only=True, dict=True):
-    # dict=True lets the client keep the raw body on the instance (see raw_json()).
+    # dict=True lets the client keep the raw body and the log id on the instance.
 
     def raw_json(self) -> Any:
         """The whole response body as received, including members this SDK does not know yet."""
         raw = self.__dict__.get("_raw")
-        return None if raw is None else msgspec.json.decode(raw)
+        if raw is None:
+            return None
+        try:
+            return msgspec.json.decode(raw)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            message = str(exc) if isinstance(exc, msgspec.DecodeError) else "nested too deeply"
+        raise InvalidResponseError(
+            f"the raw body cannot be read as plain JSON ({message}); the typed result is complete",
+            status=200,
+            excerpt="",
+            method="raw_json",
+            path=type(self).__name__,
+        )
+
+    @property
+    def log_id(self) -> str | None:
+        """The call's X-Tt-Logid (quote it to the vendor's support)."""
+        return self.__dict__.get("_log_id")
+
+
+# Envelope members may be null on the wire (page 57's own example has "err_code": null).
 
 
 class ProjectResponse(_Envelope, kw_only=True):
     """Feishu Project envelope: ``err_code`` / ``err_msg`` / ``err`` beside ``data``."""
 
-    err_code: int = 0
+    err_code: int | None = 0
     err_msg: str | None = None
     err: dict[str, Any] | None = None
 
@@ -58,34 +83,40 @@ class AuthenResponse(_Envelope, kw_only=True):
 class OpenResponse(_Envelope, kw_only=True):
     """Open Platform envelope: ``code`` / ``msg`` beside ``data``."""
 
-    code: int = 0
+    code: int | None = 0
     msg: str | None = None
 
 
-class OpenObject:
-    """A block whose ``type`` the vendor may extend: kept whole, typed on access.
+class OpenObject(dict[str, Any]):
+    """A block whose ``type`` the vendor may extend: the wire dict itself, typed on access.
 
     Generated subclasses (``<platform>.blocks``) add one property per known member.
-    Unknown block types decode without error and re-encode unchanged.
+    Unknown block types decode without error; being a dict, a block encodes back
+    unchanged with plain msgspec (``msgspec.json.encode``, ``to_builtins``) and pickles.
     """
 
-    __slots__ = ("_cache", "raw")
+    __slots__ = ("_cache",)
     _module: ClassVar[str]
     _fields_name: ClassVar[str]
     _fields_type: ClassVar[type[Any] | None] = None
     known_types: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, raw: dict[str, Any]) -> None:
-        if not isinstance(raw, dict):
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        if not isinstance(raw, Mapping):
             raise TypeError(
                 f"expected an object for {type(self).__name__}, got {type(raw).__name__}"
             )
-        self.raw = raw
+        super().__init__(raw)
         self._cache: Any = None
 
     @property
+    def raw(self) -> dict[str, Any]:
+        """The block as received (the object itself)."""
+        return self
+
+    @property
     def type(self) -> str | None:
-        value = self.raw.get("type")
+        value = self.get("type")
         return value if isinstance(value, str) else None
 
     @property
@@ -100,16 +131,39 @@ class OpenObject:
             if fields_type is None:  # resolved once per class: import_module costs per block
                 fields_type = getattr(importlib.import_module(cls._module), cls._fields_name)
                 cls._fields_type = fields_type
-            self._cache = msgspec.convert(self.raw, fields_type, dec_hook=dec_hook)
+            try:
+                self._cache = msgspec.convert(self, fields_type, dec_hook=dec_hook)
+            except msgspec.ValidationError as exc:
+                message = str(exc)
+            else:
+                return self._cache
+            raise InvalidResponseError(
+                f"a {self.type!r} block does not match its documented shape: {message}",
+                status=200,
+                excerpt="",
+                method="read",
+                path=cls.__name__,
+            )
         return self._cache
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.raw == self.raw  # type: ignore[attr-defined]
-
-    __hash__ = None  # type: ignore[assignment]  # equal by content, which is a mutable dict
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(type={self.type!r}, known={self.is_known})"
+
+    def __reduce__(self) -> Any:
+        return (type(self), (dict(self),))
+
+
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
+def response_decoder(response_type: type[Any]) -> msgspec.json.Decoder[Any]:
+    """The lenient decoder of a response model (made once per type, shared by all clients)."""
+    decoder = _decoders.get(response_type)
+    if decoder is None:
+        decoder = _decoders[response_type] = msgspec.json.Decoder(
+            response_type, dec_hook=dec_hook, strict=False
+        )
+    return decoder
 
 
 def dec_hook(tp: type, obj: Any) -> Any:
@@ -120,7 +174,7 @@ def dec_hook(tp: type, obj: Any) -> Any:
 
 
 def enc_hook(obj: Any) -> Any:
-    """msgspec encode hook: OpenObject wrappers encode back to what was received."""
-    if isinstance(obj, OpenObject):
-        return obj.raw
+    """msgspec encode hook for request arguments: a Secret goes out as its value."""
+    if isinstance(obj, Secret):
+        return obj.reveal()
     raise NotImplementedError(f"cannot encode {type(obj).__name__}")

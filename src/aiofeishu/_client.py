@@ -1,146 +1,130 @@
-"""The base client: one aiohttp session, the retry loop, limits, errors and decoding."""
+"""The base client: one request pipeline of named steps, shared by both platforms.
+
+A call goes: build (validate, encode, fill the path: ``_prepare``) → authenticate
+(``_authenticate``) → admit (a rate-limit slot from the store: ``_admit``) → send (the
+transport) → interpret (decode, or raise the API's error: ``_interpret``) → decide
+(renew the token, retry after a wait, or raise: ``_should_renew_token``,
+``_should_retry``, ``_retry_wait``). ``_execute`` reads top to bottom.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
+import contextlib
+import copy
 import logging
 import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import quote
+from typing import Any, ClassVar, Self
 
-import aiohttp
 import msgspec
 
-from aiofeishu._api import FileUpload, RequestOptions
-from aiofeishu._auth import TokenSource
-from aiofeishu._base import dec_hook, enc_hook
+from aiofeishu import _envelope
+from aiofeishu._api import FileUpload, OptionsInput, RequestOptions
+from aiofeishu._auth import TokenProvider
+from aiofeishu._base import response_decoder
+from aiofeishu._build import Prepared, prepare
 from aiofeishu._endpoint import Endpoint
-from aiofeishu._ratelimit import SlidingWindowLimiter, Slot
+from aiofeishu._memory_store import default_store
+from aiofeishu._secrets import MaskedHeaders, Secret, redact
+from aiofeishu._store import RatePolicy, Store, Ticket, rate_key
+from aiofeishu._transport import (
+    AiohttpTransport,
+    FilePart,
+    Multipart,
+    Transport,
+    WireReply,
+    WireRequest,
+    WireStream,
+    origin,
+)
 from aiofeishu.errors import (
     APIError,
+    ConfigurationError,
     FeishuConnectionError,
-    FeishuTimeoutError,
+    FeishuError,
     IdempotencyError,
     InvalidResponseError,
     RateLimitError,
     RequestValidationError,
     ServerError,
+    UnexpectedRedirectError,
     make_api_error,
-    validation_path,
+    token_rejections,
 )
 
-__all__ = ["BaseClient", "Credential", "Prepared"]
+__all__ = ["BaseClient", "ClientOptions", "Credential"]
 
 logger = logging.getLogger("aiofeishu")
 
-RateLimits = Mapping[
-    str, Sequence[tuple[int, float]] | None
-]  # rate class → windows (None: unlimited)
+RateLimits = Mapping[str, Sequence[tuple[int, float]] | None]  # class → windows (None: unlimited)
+
+# The longest wait a server may ask for before the call gives up and raises RateLimitError
+# with .retry_after (a Retry-After of a day must not hold a worker for a day).
+MAX_RETRY_WAIT = 60.0
 
 
-# Prepared and Credential are made on every call, so not frozen: a frozen dataclass's
-# __init__ sets each field through object.__setattr__, about four times the cost.
-@dataclass(slots=True)
-class Prepared:
-    """A validated call: everything needed to send it (and send it again). Treat as read-only."""
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """What ``with_options`` may change: everything but the credentials and the base URL."""
 
-    endpoint: Endpoint
-    path: str
-    query: dict[str, str] | None
-    body: bytes | None
-    form: dict[str, Any] | None
-    files: dict[str, Any] | None
+    user_key: str | None = None
+    timeout: float = 30.0
+    max_retries: int = 3
+    retry_backoff: tuple[float, float] = (0.5, 8.0)
+    max_retry_wait: float = MAX_RETRY_WAIT
+    rate_limit_margin: float = 0.02
+    rate_limits: Mapping[str, Sequence[tuple[int, float]] | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if type(self.max_retries) is not int or self.max_retries < 0:
+            raise ConfigurationError("max_retries must be an int >= 0")
+        if isinstance(self.timeout, bool) or not 0 < self.timeout < float("inf"):
+            raise ConfigurationError("timeout must be a number of seconds > 0")
+        if not 0 <= self.rate_limit_margin < 1:
+            raise ConfigurationError("rate_limit_margin must be in [0, 1)")
+        if self.user_key is not None and any(c in self.user_key for c in "\r\n\0"):
+            raise ConfigurationError("user_key contains a line break")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class Credential:
     """Who a call is made as: the rate-limit identity, its headers and the token to drop if rejected."""
 
     identity: str
-    headers: dict[str, str]
-    source: TokenSource | None = None
-    token: str | None = None
+    headers: MaskedHeaders
+    source: TokenProvider | None = None
+    token: Secret | None = None
+
+    def __repr__(self) -> str:
+        return f"Credential(identity={self.identity!r})"
 
 
-class _Envelope(msgspec.Struct):
-    # Read when a body does not fit the success model (error bodies usually don't).
-    err_code: int | None = None
-    err_msg: str | None = None
-    err: Any = None
-    error: Any = None
-    code: int | None = None
-    msg: str | None = None
+@dataclass(slots=True, repr=False)
+class _Call:
+    """One logical call across its attempts."""
 
+    prepared: Prepared
+    options: RequestOptions
+    max_retries: int
+    timeout: float
+    idempotency_key: str | None
+    retry_safe: bool
+    attempt: int = 0
 
-_envelope_decoder = msgspec.json.Decoder(_Envelope, strict=False)
-_decoders: dict[tuple[str, str], msgspec.json.Decoder[Any]] = {}
-_DEFAULT_OPTIONS = RequestOptions()
-
-
-def _decoder(endpoint: Endpoint) -> msgspec.json.Decoder[Any]:
-    key = (endpoint.platform, endpoint.response_type_name)
-    decoder = _decoders.get(key)
-    if decoder is None:
-        decoder = _decoders[key] = msgspec.json.Decoder(
-            endpoint.response_type, dec_hook=dec_hook, strict=False
-        )
-    return decoder
-
-
-@functools.lru_cache(maxsize=32)
-def _client_timeout(total: float) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=total)
-
-
-def _excerpt(body: bytes, limit: int = 200) -> str:
-    text = body[:limit].decode("utf-8", "replace")
-    return " ".join(text.split()) + ("…" if len(body) > limit else "")
-
-
-# The rate-limit slot of the call the current task is sending (see _SlotConnector).
-_sending: contextvars.ContextVar[Slot | None] = contextvars.ContextVar(
-    "aiofeishu_sending", default=None
-)
-
-
-class _SlotConnector(aiohttp.TCPConnector):
-    """Marks the call's rate-limit slot as sent once its connection is ready.
-
-    Windows count from when a request left, not from when it was admitted (a cold pool
-    takes tens of ms to connect); the headers go out right after ``connect`` returns.
-    A connector hook rather than an aiohttp TraceConfig: tracing costs every request
-    about 15 µs of CPU (five signal dispatches), this costs a context-variable lookup.
-    """
-
-    async def connect(self, req: Any, *args: Any, **kwargs: Any) -> Any:
-        connection = await super().connect(req, *args, **kwargs)
-        slot = _sending.get()
-        if slot is not None:
-            slot.mark_sent()
-        return connection
-
-
-def _query_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ",".join(_query_value(v) for v in value)
-    return str(value)
+    def __repr__(self) -> str:
+        return f"_Call({self.prepared!r}, attempt={self.attempt})"
 
 
 class BaseClient:
-    """Shared machinery of ProjectClient and OpenClient (one aiohttp session per client)."""
+    """Shared machinery of ProjectClient and OpenClient."""
 
     _platform: ClassVar[str]
-    _token_error_codes: ClassVar[frozenset[int]]
     _idempotency_header: ClassVar[str | None] = None
     _content_type: ClassVar[str] = "application/json"
 
@@ -148,47 +132,72 @@ class BaseClient:
         self,
         *,
         base_url: str,
-        session: aiohttp.ClientSession | None,
-        max_retries: int,
-        timeout: float,
-        rate_limits: RateLimits | None,
-        rate_limit_margin: float,
-        retry_backoff: tuple[float, float] = (0.5, 8.0),
+        options: ClientOptions,
+        session: Any = None,
+        transport: Transport | None = None,
+        store: Store | str | None = None,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"base_url must start with http:// or https://, got {base_url!r}"
+            )
+        if transport is not None and (session is not None or proxy is not None):
+            raise ConfigurationError("pass either transport= or session= / proxy=, not both")
         self.base_url = base_url.rstrip("/")
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.retry_backoff = retry_backoff
-        self._session = session
-        self._owns_session = session is None
-        self._rate_overrides = dict(rate_limits or {})
-        self._rate_margin = rate_limit_margin
-        self._limiters: dict[tuple[str, str, str], SlidingWindowLimiter] = {}
+        self._options = options
+        self._transport: Transport = transport or AiohttpTransport(
+            session, proxy=proxy, trust_env=trust_env
+        )
+        self._owns_transport = transport is None
+        self._store_choice = store
+        self._store: Store | None = None if store is None or isinstance(store, str) else store
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._token_errors = token_rejections(self._platform)
+        self._policies: dict[tuple[str, str], RatePolicy] = {}
+        self._closed = False
 
-    # -- lifecycle -------------------------------------------------------------
-    async def __aenter__(self) -> Any:
-        self._ensure_session()
+    # -- lifecycle and derived clients ----------------------------------------
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def close(self) -> None:
-        """Close the session if this client created it."""
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the session if this client made it (a derived client closes nothing)."""
+        self._closed = True
+        if self._owns_transport:
+            await self._transport.aclose()
+            if self._store is not None and isinstance(self._store_choice, str):
+                await self._store.aclose()
 
-    def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            if not self._owns_session:
-                raise FeishuConnectionError("the aiohttp session passed to this client is closed")
-            self._session = aiohttp.ClientSession(connector=_SlotConnector())
-        return self._session
+    def with_options(self, **changes: Any) -> Self:
+        """A client sharing this one's session, tokens and rate windows, with other options
+        (``user_key``, ``timeout``, ``max_retries``, ``retry_backoff``, ``max_retry_wait``,
+        ``rate_limit_margin``, ``rate_limits``). Closing it leaves this client open."""
+        unknown = set(changes) - set(ClientOptions.__slots__)
+        if unknown:
+            raise ConfigurationError(f"with_options cannot change {sorted(unknown)}")
+        derived = copy.copy(self)
+        derived._options = replace(self._options, **changes)
+        derived._owns_transport = False
+        derived._policies = {}
+        return derived
+
+    @property
+    def options(self) -> ClientOptions:
+        """The options in force (change them with :meth:`with_options`)."""
+        return self._options
+
+    @property
+    def max_retries(self) -> int:
+        return self._options.max_retries
+
+    @property
+    def timeout(self) -> float:
+        return self._options.timeout
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
@@ -197,342 +206,429 @@ class BaseClient:
 
         return importlib.import_module(f"aiofeishu.{self._platform}.endpoints").ALL  # type: ignore[no-any-return]
 
-    # -- subclass hooks --------------------------------------------------------
-    async def _credential(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
-        raise NotImplementedError
-
-    def _envelope_code(self, env: _Envelope) -> tuple[int | None, str, Any]:
-        raise NotImplementedError
-
-    # -- preparing -------------------------------------------------------------
-    def _prepare(self, endpoint: Endpoint, args: Mapping[str, Any]) -> Prepared:
-        values = {k: v for k, v in args.items() if v is not msgspec.UNSET}
-        files = {k: values.pop(k) for k in endpoint.file_params if k in values}
-        for name, value in files.items():
-            if not isinstance(
-                value, (str, os.PathLike, bytes, bytearray, FileUpload, AsyncIterable)
-            ):
-                raise RequestValidationError(
-                    endpoint.key,
-                    f"`{name}` must be a path, bytes, an async byte stream or FileUpload, got {type(value).__name__}",
-                    f"$.{name}",
-                )
-        try:
-            plain: dict[str, Any] = msgspec.to_builtins(values, enc_hook=enc_hook)
-        except (TypeError, NotImplementedError) as exc:
-            raise RequestValidationError(endpoint.key, str(exc)) from None
-        try:
-            checked = {**plain, **dict.fromkeys(files, "<file>")} if files else plain
-            msgspec.convert(checked, endpoint.request_type)
-        except msgspec.ValidationError as exc:
-            raise RequestValidationError(
-                endpoint.key, str(exc), validation_path(str(exc))
-            ) from None
-        path = endpoint.path
-        for name in endpoint.path_params:
-            path = path.replace(f":{name}", quote(str(plain[name]), safe=""))
-        query = {k: _query_value(plain[k]) for k in endpoint.query_params if k in plain} or None
-        body_values = {k: plain[k] for k in endpoint.body_params if k in plain and k not in files}
-        if endpoint.multipart:
-            return Prepared(endpoint, path, query, None, body_values, files)
-        body: bytes | None = None
-        if body_values or endpoint.method in ("POST", "PUT", "PATCH"):
-            body = msgspec.json.encode(body_values)
-        return Prepared(endpoint, path, query, body, None, None)
-
-    # -- sending ---------------------------------------------------------------
-    def _limiter(self, identity: str, endpoint: Endpoint) -> SlidingWindowLimiter:
-        key = (identity, endpoint.method, endpoint.path)
-        limiter = self._limiters.get(key)
-        if limiter is None:
-            windows = self._rate_overrides.get(endpoint.rate_limit, endpoint.windows)
-            limiter = self._limiters[key] = SlidingWindowLimiter(
-                windows or (), margin=self._rate_margin
+    def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise FeishuError(
+                f"this {type(self).__name__} was first used on another event loop; its session "
+                "and rate windows belong to that loop: make one client per event loop"
             )
-        return limiter
+        if self._closed:
+            raise FeishuError(f"this {type(self).__name__} is closed")
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        base, cap = self.retry_backoff
-        delay: float = min(cap, base * (2 ** (attempt - 1))) * random.uniform(0.5, 1.0)
-        if retry_after is not None:
-            delay = max(delay, retry_after) + random.uniform(0, base / 4)
-        return delay
+    def store(self) -> Store:
+        """The store holding this client's tokens and rate windows."""
+        if self._store is None:
+            choice = self._store_choice
+            if isinstance(choice, str):
+                from aiofeishu._store import store_from_url
 
-    def _form(self, prepared: Prepared) -> aiohttp.FormData:
-        form = aiohttp.FormData()
-        for key, value in (prepared.form or {}).items():
-            form.add_field(
-                key, value if isinstance(value, str) else msgspec.json.encode(value).decode()
-            )
-        for key, value in (prepared.files or {}).items():
-            filename, content_type = None, None
-            if isinstance(value, FileUpload):
-                filename, content_type, value = value.filename, value.content_type, value.content
-            if isinstance(value, (str, os.PathLike)):
-                path = Path(value)
-                form.add_field(
-                    key, path.open("rb"), filename=filename or path.name, content_type=content_type
-                )
-            elif isinstance(value, (bytes, bytearray)):
-                form.add_field(
-                    key, bytes(value), filename=filename or key, content_type=content_type
-                )
+                self._store = store_from_url(choice)
             else:
-                form.add_field(key, value, filename=filename or key, content_type=content_type)
-        return form
+                self._store = default_store()
+        return self._store
 
-    def _retry_safe(self, prepared: Prepared, idem_key: str | None) -> bool:
-        if prepared.files and any(
-            isinstance(v, AsyncIterable)
-            or (isinstance(v, FileUpload) and isinstance(v.content, AsyncIterable))
-            for v in (prepared.files or {}).values()
-        ):
-            return False  # a stream can be read once
-        return not prepared.endpoint.writes or (
-            idem_key is not None and self._idempotency_header is not None
-        )
+    # -- subclass hooks --------------------------------------------------------
+    async def _authenticate(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
+        raise NotImplementedError
 
-    async def _send(self, prepared: Prepared, options: RequestOptions | None) -> Any:
-        return await self._run(prepared, options or _DEFAULT_OPTIONS, stream=False)
+    def _secrets(self) -> tuple[Secret, ...]:
+        """Values to mask in excerpts (the client's own credentials)."""
+        return ()
 
-    async def _stream(
-        self, prepared: Prepared, options: RequestOptions | None, *, chunk_size: int = 1 << 16
-    ) -> AsyncIterator[bytes]:
-        response: aiohttp.ClientResponse = await self._run(
-            prepared, options or _DEFAULT_OPTIONS, stream=True
-        )
-        try:
-            async for chunk in response.content.iter_chunked(chunk_size):
-                yield chunk
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise FeishuConnectionError(
-                f"{prepared.endpoint.method} {prepared.path}: download interrupted: {exc}"
-            ) from exc
-        finally:
-            response.release()
+    # -- build -----------------------------------------------------------------
+    def _prepare(
+        self, endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions
+    ) -> Prepared:
+        return prepare(endpoint, args, options)
 
-    async def _run(self, prepared: Prepared, options: RequestOptions, *, stream: bool) -> Any:
+    async def _call(
+        self, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput
+    ) -> Any:
+        resolved = RequestOptions.coerce(options)
+        return await self._execute(self._prepare(endpoint, args, resolved), resolved)
+
+    def _new_call(self, prepared: Prepared, options: RequestOptions) -> _Call:
         endpoint = prepared.endpoint
-        max_retries = self.max_retries if options.max_retries is None else options.max_retries
-        timeout = self.timeout if options.timeout is None else options.timeout
-        idem_key = options.idempotency_key
-        if idem_key is None and endpoint.writes and self._idempotency_header:
-            idem_key = str(uuid.uuid4())
-        retry_safe = self._retry_safe(prepared, idem_key)
-        url = self.base_url + prepared.path
-        attempt = 0
-        token_renewed = False
+        own = self._options
+        idem = None
+        if endpoint.writes and self._idempotency_header:
+            idem = options.idempotency_key or str(uuid.uuid4())
+        return _Call(
+            prepared=prepared,
+            options=options,
+            max_retries=own.max_retries if options.max_retries is None else options.max_retries,
+            timeout=own.timeout if options.timeout is None else options.timeout,
+            idempotency_key=idem,
+            retry_safe=_retry_safe(prepared, idem),
+        )
+
+    # -- the pipeline ----------------------------------------------------------
+    async def _execute(
+        self, prepared: Prepared, options: RequestOptions, *, download: bool = False
+    ) -> Any:
+        self._bind_loop()
+        call = self._new_call(prepared, options)
+        attempt = self._attempt_download if download else self._attempt
+        renewed = False
         while True:
-            attempt += 1
-            credential = await self._credential(endpoint, options)
-            headers = dict(credential.headers)
-            if not prepared.endpoint.multipart:
-                headers["Content-Type"] = self._content_type
-            if idem_key and endpoint.writes and self._idempotency_header:
-                headers[self._idempotency_header] = idem_key
-            slot = await self._limiter(credential.identity, endpoint).acquire()
-            data: Any = self._form(prepared) if endpoint.multipart else prepared.body
-            started = time.perf_counter()
+            call.attempt += 1
+            credential = await self._authenticate(prepared.endpoint, options)
             try:
-                status, resp_headers, body, raw = await self._transport(
-                    endpoint.method, url, headers, data, prepared.query, timeout, stream, slot
-                )
-            except FeishuConnectionError as exc:
-                logger.debug(
-                    "%s %s failed: %s (attempt %d)", endpoint.method, prepared.path, exc, attempt
-                )
-                if retry_safe and attempt <= max_retries:
-                    await asyncio.sleep(self._backoff(attempt, None))
-                    continue
-                raise
-            elapsed = (time.perf_counter() - started) * 1000
-            log_id = resp_headers.get("X-Tt-Logid")
-            if raw is not None:  # a download that succeeded: hand over the open response
-                logger.debug(
-                    "%s %s -> %d attempt=%d log_id=%s %.1fms (stream)",
-                    endpoint.method,
-                    prepared.path,
-                    status,
-                    attempt,
-                    log_id,
-                    elapsed,
-                )
-                return raw
-            result = self._interpret(prepared, status, resp_headers, body, log_id)
-            if logger.isEnabledFor(logging.DEBUG):  # spares building the arguments on every call
-                logger.debug(
-                    "%s %s -> %d attempt=%d log_id=%s %.1fms%s",
-                    endpoint.method,
-                    prepared.path,
-                    status,
-                    attempt,
-                    log_id if log_id else getattr(result, "log_id", None),
-                    elapsed,
-                    f" code={result.code}" if isinstance(result, APIError) else "",
-                )
-            if not isinstance(result, APIError):
-                return result
-            if (
-                result.code in self._token_error_codes
-                and credential.source is not None
-                and not token_renewed
-            ):
-                credential.source.invalidate(credential.token or "")
-                token_renewed = True
-                attempt -= 1  # a renewed token is not a retry of a failure
+                return await attempt(call, credential)
+            except (APIError, FeishuConnectionError, InvalidResponseError) as error:
+                failure = error
+            if self._should_renew_token(failure, credential, renewed):
+                assert credential.source is not None and credential.token is not None
+                await credential.source.invalidate(credential.token)
+                renewed = True
+                call.attempt -= 1  # a renewed token is not a retry of a failure
                 continue
-            if self._should_retry(result, retry_safe) and attempt <= max_retries:
-                await asyncio.sleep(self._backoff(attempt, result.retry_after))
-                continue
-            raise result
+            wait = self._retry_wait(call, failure)
+            if isinstance(failure, RateLimitError):
+                await self.store().cool_down(self._rate_key(call, credential), wait or 0.0)
+            if wait is None:
+                raise self._with_idempotency_key(call, failure)
+            await asyncio.sleep(wait)
+
+    async def _attempt(self, call: _Call, credential: Credential) -> Any:
+        ticket = await self._admit(call, credential)
+        started = time.perf_counter()
+        try:
+            with contextlib.ExitStack() as opened:
+                request = self._wire_request(call, credential, opened)
+                reply = await self._transport.send(request, ticket.depart)
+        finally:
+            await ticket.release()
+        self._log(call, reply, started)
+        return self._interpret(call, reply)
+
+    async def _admit(self, call: _Call, credential: Credential) -> Ticket:
+        return await self.store().admit(
+            self._rate_key(call, credential), self._policy(call.prepared.endpoint)
+        )
+
+    def _rate_key(self, call: _Call, credential: Credential) -> str:
+        endpoint = call.prepared.endpoint
+        return rate_key(self._platform, credential.identity, endpoint.key)
+
+    def _policy(self, endpoint: Endpoint) -> RatePolicy:
+        key = (endpoint.rate_limit, endpoint.key)
+        policy = self._policies.get(key)
+        if policy is None:
+            overrides = self._options.rate_limits
+            windows = overrides.get(endpoint.rate_limit, endpoint.windows)
+            policy = self._policies[key] = RatePolicy(
+                windows=tuple(windows or ()),
+                concurrency=endpoint.concurrency,
+                margin=self._options.rate_limit_margin,
+            )
+        return policy
+
+    def _wire_request(
+        self, call: _Call, credential: Credential, opened: contextlib.ExitStack
+    ) -> WireRequest:
+        prepared = call.prepared
+        headers = MaskedHeaders(credential.headers)
+        if prepared.headers:
+            headers.update(prepared.headers)
+        body: bytes | Multipart | None = prepared.body
+        if prepared.endpoint.multipart:
+            body = _multipart(prepared, opened)
+        else:
+            headers["Content-Type"] = self._content_type
+        if call.idempotency_key and self._idempotency_header:
+            headers[self._idempotency_header] = call.idempotency_key
+        return WireRequest(
+            method=prepared.endpoint.method,
+            url=self.base_url + prepared.path,
+            path=prepared.path,
+            headers=headers,
+            body=body,
+            query=prepared.query,
+            timeout=call.timeout,
+        )
+
+    def _log(self, call: _Call, reply: WireReply, started: float) -> None:
+        if logger.isEnabledFor(logging.DEBUG):  # spares building the arguments on every call
+            logger.debug(
+                "%s %s -> %d attempt=%d log_id=%s %.1fms",
+                call.prepared.endpoint.method,
+                call.prepared.path,
+                reply.status,
+                call.attempt,
+                reply.headers.get("X-Tt-Logid"),
+                (time.perf_counter() - started) * 1000,
+            )
+
+    # -- interpret -------------------------------------------------------------
+    def _interpret(self, call: _Call, reply: WireReply) -> Any:
+        """The decoded result, or raise the API's error (or InvalidResponseError)."""
+        endpoint = call.prepared.endpoint
+        if 300 <= reply.status < 400:
+            raise UnexpectedRedirectError(
+                status=reply.status,
+                location=origin(reply.headers.get("Location", "")),
+                method=endpoint.method,
+                path=call.prepared.path,
+            )
+        if reply.status < 300:
+            result = self._decode(call, reply, endpoint.response_type)
+            if result is not None:
+                code, msg, detail = _envelope.read(
+                    endpoint.envelope, result, self._invalid(call, reply), typed=True
+                )
+                if not code:
+                    result.__dict__["_raw"] = reply.body
+                    result.__dict__["_log_id"] = reply.headers.get("X-Tt-Logid")
+                    return result
+                raise self._api_error(call, reply, code, msg, detail)
+        probe = self._probe(reply)
+        if probe is None:
+            if reply.status >= 400:
+                raise self._api_error(call, reply, None, self._excerpt(reply) or "empty body", None)
+            raise self._invalid(call, reply)("the body is not the API's JSON")
+        code, msg, detail = _envelope.read(endpoint.envelope, probe, self._invalid(call, reply))
+        if not code and reply.status < 400:
+            raise self._invalid(call, reply)("the body does not match the documented response")
+        raise self._api_error(call, reply, code, msg, detail)
+
+    def _decode(self, call: _Call, reply: WireReply, response_type: type[Any]) -> Any:
+        try:
+            return response_decoder(response_type).decode(reply.body)
+        except msgspec.ValidationError:
+            return None
+        except msgspec.DecodeError:
+            problem = "the body is not JSON"
+        except RecursionError:
+            problem = "the body is nested too deeply to decode"
+        raise self._invalid(call, reply)(problem)
 
     @staticmethod
-    def _should_retry(error: APIError, retry_safe: bool) -> bool:
-        if isinstance(error, IdempotencyError):
-            return False
-        if isinstance(error, RateLimitError):
-            return True  # refused before processing: safe for writes too
-        return isinstance(error, ServerError) and retry_safe
-
-    async def _transport(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        data: Any,
-        query: dict[str, str] | None,
-        timeout: float,
-        stream: bool,
-        slot: Slot | None = None,
-    ) -> tuple[int, Mapping[str, str], bytes, aiohttp.ClientResponse | None]:
-        session = self._ensure_session()
-        sending = _sending.set(slot)
+    def _probe(reply: WireReply) -> _envelope.Probe | None:
         try:
-            response = await session.request(
-                method,
-                url,
-                headers=headers,
-                data=data,
-                params=query,
-                timeout=_client_timeout(timeout),
+            return _envelope.probe(reply.body)
+        except (msgspec.MsgspecError, RecursionError):
+            return None
+
+    def _excerpt(self, reply: WireReply, limit: int = 200) -> str:
+        text = redact(reply.body[:4096].decode("utf-8", "replace"), self._secrets())
+        text = " ".join(text.split())
+        return text[:limit] + ("…" if len(text) > limit else "")
+
+    def _invalid(self, call: _Call, reply: WireReply) -> Any:
+        def make(message: str) -> InvalidResponseError:
+            return InvalidResponseError(
+                message,
+                status=reply.status,
+                excerpt=self._excerpt(reply),
+                method=call.prepared.endpoint.method,
+                path=call.prepared.path,
             )
-            if (
-                stream
-                and response.status == 200
-                and "json" not in response.headers.get("Content-Type", "")
-            ):
-                return (
-                    response.status,
-                    response.headers,
-                    b"",
-                    response,
-                )  # _stream reads and releases it
-            try:
-                body = await response.read()
-            finally:
-                response.release()
-            return response.status, response.headers, body, None
-        except TimeoutError as exc:
-            path = url[len(self.base_url) :]
-            raise FeishuTimeoutError(f"{method} {path}: no response within {timeout:g}s") from exc
-        except aiohttp.ClientError as exc:
-            path = url[len(self.base_url) :]
-            raise FeishuConnectionError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        finally:
-            _sending.reset(sending)
-            if slot is not None:
-                # Without our connector (a caller's session) or when sending failed, the
-                # request's end is the latest it can have left: the window counts from there.
-                slot.mark_sent()
 
-    def _interpret(
-        self,
-        prepared: Prepared,
-        status: int,
-        headers: Mapping[str, str],
-        body: bytes,
-        log_id: str | None,
-    ) -> Any:
-        endpoint = prepared.endpoint
-        response: Any = None
-        try:
-            response = _decoder(endpoint).decode(body) if status < 400 else None
-        except msgspec.ValidationError:
-            response = None
-        except msgspec.DecodeError:
-            raise InvalidResponseError(
-                "the body is not JSON",
-                status=status,
-                excerpt=_excerpt(body),
-                method=endpoint.method,
-                path=prepared.path,
-            ) from None
-        if response is not None:
-            code, msg, detail = self._envelope_code(response)  # type: ignore[arg-type]
-            if not code:
-                response.__dict__["_raw"] = body
-                return response
-        else:
-            try:
-                env = _envelope_decoder.decode(body)
-            except msgspec.MsgspecError:
-                if status >= 400:
-                    return self._error(
-                        prepared,
-                        status,
-                        None,
-                        _excerpt(body) or "empty body",
-                        log_id,
-                        None,
-                        headers,
-                    )
-                raise InvalidResponseError(
-                    "the body is not the API's JSON",
-                    status=status,
-                    excerpt=_excerpt(body),
-                    method=endpoint.method,
-                    path=prepared.path,
-                ) from None
-            code, msg, detail = self._envelope_code(env)
-            if not code and status < 400:
-                raise InvalidResponseError(
-                    "the body does not match the documented response",
-                    status=status,
-                    excerpt=_excerpt(body),
-                    method=endpoint.method,
-                    path=prepared.path,
-                )
-        if log_id is None and isinstance(detail, dict):
-            log_id = detail.get("log_id") or None
-        return self._error(prepared, status, code, msg, log_id, detail, headers)
+        return make
 
-    def _error(
-        self,
-        prepared: Prepared,
-        status: int,
-        code: int | None,
-        msg: str,
-        log_id: str | None,
-        detail: Any,
-        headers: Mapping[str, str],
+    def _api_error(
+        self, call: _Call, reply: WireReply, code: int | None, msg: str, detail: Any
     ) -> APIError:
-        retry_after: float | None = None
-        for name in ("Retry-After", "x-ogw-ratelimit-reset"):
-            value = headers.get(name)
-            if value:
-                try:
-                    retry_after = max(0.0, float(value))
-                    break
-                except ValueError:
-                    pass
+        log_id = reply.headers.get("X-Tt-Logid")
+        if log_id is None and isinstance(detail, dict) and isinstance(detail.get("log_id"), str):
+            log_id = detail["log_id"] or None
         return make_api_error(
             self._platform,
-            status=status,
+            status=reply.status,
             code=code,
-            msg=msg,
+            msg=redact(msg, self._secrets()),
             log_id=log_id,
-            method=prepared.endpoint.method,
-            path=prepared.path,
+            method=call.prepared.endpoint.method,
+            path=call.prepared.path,
             detail=detail,
-            retry_after=retry_after,
+            retry_after=_server_wait(reply.headers),
         )
+
+    # -- decide ----------------------------------------------------------------
+    def _should_renew_token(
+        self, failure: FeishuError, credential: Credential, renewed: bool
+    ) -> bool:
+        return (
+            isinstance(failure, APIError)
+            and failure.code in self._token_errors
+            and credential.source is not None
+            and credential.token is not None
+            and not renewed
+        )
+
+    @staticmethod
+    def _should_retry(call: _Call, failure: FeishuError) -> bool:
+        if isinstance(failure, IdempotencyError):
+            return False
+        if isinstance(failure, RateLimitError):
+            return True  # refused before processing: safe for writes too
+        if isinstance(failure, (ServerError, FeishuConnectionError)):
+            return call.retry_safe
+        if isinstance(failure, InvalidResponseError) and not isinstance(
+            failure, UnexpectedRedirectError
+        ):
+            return call.retry_safe and failure.status >= 500  # a gateway's HTML 502
+        return False
+
+    def _retry_wait(self, call: _Call, failure: FeishuError) -> float | None:
+        """Seconds to wait before the next attempt, or None to raise ``failure`` now."""
+        if call.attempt > call.max_retries or not self._should_retry(call, failure):
+            return None
+        base, cap = self._options.retry_backoff
+        wait = min(cap, base * 2.0 ** (call.attempt - 1)) * random.uniform(0.5, 1.0)
+        asked: float | None = failure.retry_after if isinstance(failure, APIError) else None
+        if asked is not None:
+            # Never longer than the cap nor the call's own timeout: past that, the caller
+            # gets RateLimitError with .retry_after and schedules the retry itself.
+            if not asked <= min(self._options.max_retry_wait, call.timeout):
+                return None
+            wait = max(wait, asked) + random.uniform(0, base / 4)
+        return wait
+
+    def _with_idempotency_key(self, call: _Call, failure: FeishuError) -> FeishuError:
+        if call.idempotency_key is not None:
+            failure.idempotency_key = call.idempotency_key
+        return failure
+
+    # -- downloads -------------------------------------------------------------
+    async def _download(
+        self, prepared: Prepared, options: RequestOptions, *, chunk_size: int = 1 << 16
+    ) -> AsyncIterator[bytes]:
+        """The file's bytes in chunks. A download is chosen by the endpoint's spec; a JSON
+        answer is the API's error only when its envelope says so (else it is the file)."""
+        stream: WireStream = await self._execute(prepared, options, download=True)
+        try:
+            if "json" in stream.headers.get("Content-Type", ""):
+                head = await stream.read(1 << 20)
+                self._raise_if_error(prepared, WireReply(stream.status, stream.headers, head))
+                yield head
+            async for chunk in stream.chunks(chunk_size):
+                yield chunk
+        finally:
+            await stream.aclose()
+
+    async def _attempt_download(self, call: _Call, credential: Credential) -> WireStream:
+        ticket = await self._admit(call, credential)
+        try:
+            with contextlib.ExitStack() as opened:
+                request = self._wire_request(call, credential, opened)
+                stream = await self._transport.open_stream(request, ticket.depart)
+        finally:
+            await ticket.release()
+        if stream.status < 300:
+            return stream
+        try:
+            reply = WireReply(stream.status, stream.headers, await stream.read(1 << 20))
+        finally:
+            await stream.aclose()
+        self._interpret(call, reply)  # raises for any status >= 300
+        raise AssertionError("unreachable")
+
+    def _raise_if_error(self, prepared: Prepared, reply: WireReply) -> None:
+        probe = self._probe(reply)
+        if probe is None:
+            return  # a JSON file, or not JSON at all: it is the file
+        call = self._new_call(prepared, RequestOptions())
+        code, msg, detail = _envelope.read(
+            prepared.endpoint.envelope, probe, self._invalid(call, reply)
+        )
+        if code:
+            raise self._api_error(call, reply, code, msg, detail)
+
+    # -- the escape hatch ------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        writes: bool | None = None,
+        request_options: OptionsInput = None,
+    ) -> Any:
+        """Call any endpoint, including ones the specs lack, through the same token, user
+        key, rate limiter (keyed on ``path``'s template), retries, idempotency
+        (``writes=True``: one X-IDEM-UUID reused on retries) and error mapping.
+
+        ``path`` may hold ``:name`` placeholders filled (percent-encoded) from
+        ``path_params``. Returns the decoded JSON body.
+        """
+        from aiofeishu._raw import body_of, raw_call
+
+        options = RequestOptions.coerce(request_options)
+        prepared = raw_call(
+            self, method, path, path_params=path_params, params=params, json=json, writes=writes
+        )
+        return body_of(await self._execute(prepared, options))
+
+
+def _retry_safe(prepared: Prepared, idem_key: str | None) -> bool:
+    for value in (prepared.files or {}).values():
+        content = value.content if isinstance(value, FileUpload) else value
+        if not isinstance(content, (bytes, bytearray, str, os.PathLike)):
+            return False  # a stream can be read once
+    return not prepared.endpoint.writes or idem_key is not None
+
+
+def _multipart(prepared: Prepared, opened: contextlib.ExitStack) -> Multipart:
+    body = Multipart()
+    for key, value in (prepared.form or {}).items():
+        text = value if isinstance(value, str) else msgspec.json.encode(value).decode()
+        body.fields.append((key, text))
+    for key, value in (prepared.files or {}).items():
+        filename, content_type = None, None
+        if isinstance(value, FileUpload):
+            filename, content_type, value = value.filename, value.content_type, value.content
+        if isinstance(value, (bytes, bytearray)):
+            body.files.append(FilePart(key, filename or key, bytes(value), content_type))
+        elif isinstance(value, (str, os.PathLike)):
+            path = Path(value)
+            handle = _open_file(prepared, key, path, opened)
+            body.files.append(FilePart(key, filename or path.name, handle, content_type))
+        else:
+            body.files.append(FilePart(key, filename or key, value, content_type))
+    return body
+
+
+def _open_file(prepared: Prepared, key: str, path: Path, opened: contextlib.ExitStack) -> Any:
+    try:
+        return opened.enter_context(path.open("rb"))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    raise RequestValidationError(
+        prepared.endpoint.key,
+        f"`{key}`: cannot read {str(path)!r}: {reason}",
+        f"$.{key}",
+        method_name=prepared.method_name,
+    )
+
+
+def _server_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asked to wait (Retry-After / x-ogw-ratelimit-reset), if it said."""
+    for name in ("Retry-After", "x-ogw-ratelimit-reset"):
+        value = headers.get(name)
+        if not value:
+            continue
+        seconds: float | None
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = _http_date_wait(value)
+        if seconds is not None and seconds == seconds:  # not NaN
+            return max(0.0, seconds)
+    return None
+
+
+def _http_date_wait(value: str) -> float | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - time.time()

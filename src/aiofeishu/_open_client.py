@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any, ClassVar
 
-import aiohttp
-
 from aiofeishu._api import RequestOptions
-from aiofeishu._auth import TokenSource
+from aiofeishu._auth import TokenProvider
 from aiofeishu._base import OpenResponse, RequestModel
-from aiofeishu._client import BaseClient, Credential, RateLimits
+from aiofeishu._client import BaseClient, ClientOptions, Credential, RateLimits
 from aiofeishu._endpoint import Endpoint
+from aiofeishu._memory_store import MemoryStore
+from aiofeishu._secrets import MaskedHeaders, Secret
+from aiofeishu._store import Store, token_key
+from aiofeishu._transport import Transport, origin
 from aiofeishu.errors import AuthenticationError, ConfigurationError
 from aiofeishu.open.api import OpenGroups
+from aiofeishu.rate_classes import RATE_CLASSES
 
 __all__ = ["OpenClient"]
 
@@ -30,7 +34,8 @@ class TenantTokenResponse(OpenResponse, kw_only=True):
     expire: int | None = None
 
 
-# Not one of the SDK's endpoints (it is how the client authenticates), so it is described here.
+# Not one of the SDK's endpoints (it is how the client authenticates), so it is described
+# here; its rate class comes from specs/rate_limits.yaml like every other endpoint's.
 TENANT_TOKEN = Endpoint(
     platform="open",
     group="auth",
@@ -41,7 +46,7 @@ TENANT_TOKEN = Endpoint(
     doc="open.feishu.cn auth/v3/tenant_access_token/internal",
     writes=False,
     rate_limit="open_default",
-    windows=((50, 1.0),),
+    windows=RATE_CLASSES["open_default"][0],
     auth="none",
     user_key="none",
     envelope="open",
@@ -64,10 +69,10 @@ class OpenClient(OpenGroups, BaseClient):
 
     Credentials come from the arguments or ``FEISHU_APP_ID`` / ``FEISHU_APP_SECRET``; the
     client fetches and caches a tenant_access_token, or calls with ``user_access_token``.
+    ``store``, ``transport``, ``session``, ``proxy`` and ``trust_env`` as on ProjectClient.
     """
 
     _platform: ClassVar[str] = "open"
-    _token_error_codes: ClassVar[frozenset[int]] = frozenset({99991663, 99991661, 99991668})
     _idempotency_header: ClassVar[str | None] = None  # these endpoints have no idempotency header
     _content_type: ClassVar[str] = "application/json; charset=utf-8"
 
@@ -78,35 +83,58 @@ class OpenClient(OpenGroups, BaseClient):
         *,
         base_url: str | None = None,
         user_access_token: str | None = None,
-        session: aiohttp.ClientSession | None = None,
+        session: Any = None,
+        transport: Transport | None = None,
+        store: Store | str | None = None,
+        proxy: str | None = None,
+        trust_env: bool = False,
         max_retries: int = 3,
         timeout: float = 30.0,
         rate_limits: RateLimits | None = None,
         rate_limit_margin: float = 0.02,
         retry_backoff: tuple[float, float] = (0.5, 8.0),
+        max_retry_wait: float = 60.0,
     ) -> None:
         super().__init__(
             base_url=base_url or os.environ.get("FEISHU_BASE_URL") or DEFAULT_BASE_URL,
+            options=ClientOptions(
+                timeout=timeout,
+                max_retries=max_retries,
+                retry_backoff=retry_backoff,
+                max_retry_wait=max_retry_wait,
+                rate_limit_margin=rate_limit_margin,
+                rate_limits=dict(rate_limits or {}),
+            ),
             session=session,
-            max_retries=max_retries,
-            timeout=timeout,
-            rate_limits=rate_limits,
-            rate_limit_margin=rate_limit_margin,
-            retry_backoff=retry_backoff,
+            transport=transport,
+            store=store,
+            proxy=proxy,
+            trust_env=trust_env,
         )
         self.app_id = app_id or os.environ.get("FEISHU_APP_ID") or None
-        self._app_secret = app_secret or os.environ.get("FEISHU_APP_SECRET") or None
+        secret = app_secret or os.environ.get("FEISHU_APP_SECRET") or None
+        self._app_secret = Secret(secret) if secret else None
         if not (self.app_id and self._app_secret) and not user_access_token:
             raise ConfigurationError(
-                "OpenClient needs app_id and app_secret (or FEISHU_APP_ID / FEISHU_APP_SECRET), or a user_access_token"
+                "OpenClient needs app_id and app_secret (or FEISHU_APP_ID / FEISHU_APP_SECRET), "
+                "or a user_access_token"
             )
-        self._tokens: TokenSource
+        self._tokens: TokenProvider
         if user_access_token:
-            self._tokens = TokenSource(
-                f"user:{id(self):x}", self._no_refresh, initial=(user_access_token, None)
+            own = MemoryStore()  # a user's token is this client's own, never shared
+            identity = f"user:{uuid.uuid4().hex[:16]}"
+            self._tokens = TokenProvider(
+                lambda: own,
+                token_key("open", identity),
+                identity,
+                self._no_refresh,
+                initial=(user_access_token, None),
             )
         else:
-            self._tokens = TokenSource(f"tenant:{self.app_id}", self._fetch_tenant_token)
+            identity = f"tenant:{self.app_id}@{origin(self.base_url)}"
+            self._tokens = TokenProvider(
+                self.store, token_key("open", identity), identity, self._fetch_tenant_token
+            )
 
     def __repr__(self) -> str:
         return (
@@ -114,23 +142,32 @@ class OpenClient(OpenGroups, BaseClient):
             f"app_secret={'***' if self._app_secret else None})"
         )
 
-    async def _fetch_tenant_token(self) -> tuple[str, float]:
-        response = await self._send(
-            self._prepare(TENANT_TOKEN, {"app_id": self.app_id, "app_secret": self._app_secret}),
-            None,
-        )
-        if not response.tenant_access_token:
-            raise AuthenticationError(
-                status=200,
-                code=None,
-                msg="no tenant_access_token in the response",
-                log_id=None,
-                method="POST",
-                path=TENANT_TOKEN.path,
-            )
-        return response.tenant_access_token, float(response.expire or 7200)
+    def _secrets(self) -> tuple[Secret, ...]:
+        found = (self._app_secret, self._tokens.last_token)
+        return tuple(s for s in found if s is not None)
 
-    async def _no_refresh(self) -> tuple[str, float]:
+    async def _fetch_tenant_token(self) -> tuple[Secret, float]:
+        options = RequestOptions()
+        response = await self._execute(
+            self._prepare(
+                TENANT_TOKEN, {"app_id": self.app_id, "app_secret": self._app_secret}, options
+            ),
+            options,
+        )
+        token = response.tenant_access_token
+        if isinstance(token, str) and token:
+            expire = response.expire
+            return Secret(token), float(expire) if expire and expire > 0 else 7200.0
+        raise AuthenticationError(
+            status=200,
+            code=None,
+            msg="no tenant_access_token in the response",
+            log_id=response.log_id,
+            method=TENANT_TOKEN.method,
+            path=TENANT_TOKEN.path,
+        )
+
+    async def _no_refresh(self) -> tuple[Secret, float]:
         raise AuthenticationError(
             status=401,
             code=None,
@@ -140,14 +177,9 @@ class OpenClient(OpenGroups, BaseClient):
             path="-",
         )
 
-    async def _credential(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
+    async def _authenticate(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
         if endpoint.auth == "none":
-            return Credential("anonymous", {})
+            return Credential(self._tokens.identity, MaskedHeaders())
         token = await self._tokens.get()
-        return Credential(
-            self._tokens.identity, {"Authorization": f"Bearer {token}"}, self._tokens, token
-        )
-
-    def _envelope_code(self, env: Any) -> tuple[int | None, str, Any]:
-        code = getattr(env, "code", None)
-        return code, str(getattr(env, "msg", None) or ""), getattr(env, "error", None)
+        headers = MaskedHeaders({"Authorization": f"Bearer {token.reveal()}"})
+        return Credential(self._tokens.identity, headers, self._tokens, token)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import uuid
 from typing import Any, ClassVar
 
-import aiohttp
-
 from aiofeishu._api import RequestOptions
-from aiofeishu._auth import TokenSource, UserToken
-from aiofeishu._client import BaseClient, Credential, RateLimits
+from aiofeishu._auth import TokenProvider, UserToken
+from aiofeishu._client import BaseClient, ClientOptions, Credential, RateLimits
 from aiofeishu._endpoint import Endpoint
+from aiofeishu._memory_store import MemoryStore
+from aiofeishu._secrets import MaskedHeaders, Secret
+from aiofeishu._store import Store, token_key
+from aiofeishu._transport import Transport, origin
 from aiofeishu.errors import AuthenticationError, ConfigurationError
 from aiofeishu.project import endpoints as _ep
 from aiofeishu.project.api import ProjectGroups
@@ -29,11 +31,13 @@ class ProjectClient(ProjectGroups, BaseClient):
     With plugin credentials the client fetches and caches a plugin_access_token
     (``virtual=True``: a virtual_plugin_token) and sends ``X-USER-KEY``; with
     ``user_token`` it calls as that user (renewing through its refresh_token when given one).
+
+    Tokens and rate windows live in ``store`` (default: one in-process store per event
+    loop, shared by every client acting for the same plugin). ``transport`` replaces the
+    aiohttp transport (tests, recorders); ``session`` / ``proxy`` / ``trust_env`` configure it.
     """
 
     _platform: ClassVar[str] = "project"
-    # Token rejections on page 09: drop the cached token, fetch once, retry once.
-    _token_error_codes: ClassVar[frozenset[int]] = frozenset({10021, 10022, 10211, 10301})
     _idempotency_header: ClassVar[str | None] = "X-IDEM-UUID"
 
     def __init__(
@@ -45,113 +49,148 @@ class ProjectClient(ProjectGroups, BaseClient):
         base_url: str | None = None,
         user_token: str | UserToken | None = None,
         virtual: bool = False,
-        session: aiohttp.ClientSession | None = None,
+        session: Any = None,
+        transport: Transport | None = None,
+        store: Store | str | None = None,
+        proxy: str | None = None,
+        trust_env: bool = False,
         max_retries: int = 3,
         timeout: float = 30.0,
         rate_limits: RateLimits | None = None,
         rate_limit_margin: float = 0.02,
         retry_backoff: tuple[float, float] = (0.5, 8.0),
+        max_retry_wait: float = 60.0,
     ) -> None:
         super().__init__(
             base_url=base_url or os.environ.get("FEISHU_PROJECT_BASE_URL") or DEFAULT_BASE_URL,
+            options=ClientOptions(
+                user_key=user_key or os.environ.get("FEISHU_PROJECT_USER_KEY") or None,
+                timeout=timeout,
+                max_retries=max_retries,
+                retry_backoff=retry_backoff,
+                max_retry_wait=max_retry_wait,
+                rate_limit_margin=rate_limit_margin,
+                rate_limits=dict(rate_limits or {}),
+            ),
             session=session,
-            max_retries=max_retries,
-            timeout=timeout,
-            rate_limits=rate_limits,
-            rate_limit_margin=rate_limit_margin,
-            retry_backoff=retry_backoff,
+            transport=transport,
+            store=store,
+            proxy=proxy,
+            trust_env=trust_env,
         )
         self.plugin_id = plugin_id or os.environ.get("FEISHU_PROJECT_PLUGIN_ID") or None
-        self._plugin_secret = (
-            plugin_secret or os.environ.get("FEISHU_PROJECT_PLUGIN_SECRET") or None
-        )
-        self.user_key = user_key or os.environ.get("FEISHU_PROJECT_USER_KEY") or None
+        secret = plugin_secret or os.environ.get("FEISHU_PROJECT_PLUGIN_SECRET") or None
+        self._plugin_secret = Secret(secret) if secret else None
         self.virtual = virtual
-        has_plugin = bool(self.plugin_id and self._plugin_secret)
-        if not has_plugin and user_token is None:
+        if not (self.plugin_id and self._plugin_secret) and user_token is None:
             raise ConfigurationError(
                 "ProjectClient needs plugin_id and plugin_secret (or FEISHU_PROJECT_PLUGIN_ID / "
                 "FEISHU_PROJECT_PLUGIN_SECRET), or a user_token"
             )
-        self._plugin_tokens: TokenSource | None = None
-        if has_plugin:
-            kind = "virtual" if virtual else "plugin"
-            self._plugin_tokens = TokenSource(f"{kind}:{self.plugin_id}", self._fetch_plugin_token)
-        self._user_tokens: TokenSource | None = None
-        self._refresh_token: str | None = None
+        self._plugin_tokens = self._plugin_provider()
+        self._user_tokens: TokenProvider | None = None
+        self._refresh_token: Secret | None = None
         if user_token is not None:
-            if isinstance(user_token, str):
-                user_token = UserToken(user_token)
-            self._refresh_token = user_token.refresh_token
-            ttl = user_token.expires_in
-            self._user_tokens = TokenSource(
-                f"user:{id(self):x}", self._refresh_user_token, initial=(user_token.token, ttl)
-            )
+            self._user_tokens = self._user_provider(user_token)
+
+    def _plugin_provider(self) -> TokenProvider | None:
+        if not (self.plugin_id and self._plugin_secret):
+            return None
+        kind = "virtual" if self.virtual else "plugin"
+        identity = f"{kind}:{self.plugin_id}@{origin(self.base_url)}"
+        return TokenProvider(
+            self.store, token_key("project", identity), identity, self._fetch_plugin_token
+        )
+
+    def _user_provider(self, user_token: str | UserToken) -> TokenProvider:
+        if isinstance(user_token, str):
+            user_token = UserToken(user_token)
+        if user_token.refresh_token:
+            self._refresh_token = Secret(user_token.refresh_token)
+        # A user token (and its rotating refresh token) belongs to this client and the
+        # clients derived from it: kept in a store of its own, never shared.
+        own = MemoryStore()
+        identity = f"user:{uuid.uuid4().hex[:16]}"
+        return TokenProvider(
+            lambda: own,
+            token_key("project", identity),
+            identity,
+            self._refresh_user_token,
+            initial=(user_token.token, user_token.expires_in),
+        )
+
+    @property
+    def user_key(self) -> str | None:
+        return self._options.user_key
 
     def __repr__(self) -> str:
         mode = "user_token" if self._user_tokens else ("virtual" if self.virtual else "plugin")
         return (
             f"ProjectClient(base_url={self.base_url!r}, plugin_id={self.plugin_id!r}, "
-            f"plugin_secret={'***' if self._plugin_secret else None}, user_key={self.user_key!r}, mode={mode!r})"
+            f"plugin_secret={'***' if self._plugin_secret else None}, "
+            f"user_key={self.user_key!r}, mode={mode!r})"
         )
 
-    async def _fetch_plugin_token(self) -> tuple[str, float]:
-        response = await self.authen.plugin_token(
-            plugin_id=self.plugin_id or "",
-            plugin_secret=self._plugin_secret or "",
-            type=1 if self.virtual else 0,
-        )
-        data = response.data
-        if not data or not data.token:
-            raise AuthenticationError(
-                status=200,
-                code=None,
-                msg="plugin_token response carries no token",
-                log_id=None,
-                method="POST",
-                path=_ep.AUTHEN_PLUGIN_TOKEN.path,
-            )
-        return data.token, float(data.expire_time or 7200)
+    def _secrets(self) -> tuple[Secret, ...]:
+        found = [self._plugin_secret, self._refresh_token]
+        for provider in (self._plugin_tokens, self._user_tokens):
+            if provider is not None:
+                found.append(provider.last_token)
+        return tuple(s for s in found if s is not None)
 
-    async def _refresh_user_token(self) -> tuple[str, float]:
-        if not self._refresh_token:
+    async def _fetch_plugin_token(self) -> tuple[Secret, float]:
+        endpoint = _ep.AUTHEN_PLUGIN_TOKEN
+        options = RequestOptions()
+        response = await self._execute(
+            self._prepare(
+                endpoint,
+                {
+                    "plugin_id": self.plugin_id or "",
+                    "plugin_secret": self._plugin_secret,
+                    "type": 1 if self.virtual else 0,
+                },
+                options,
+            ),
+            options,
+        )
+        return _token_of(response, endpoint)
+
+    async def _refresh_user_token(self) -> tuple[Secret, float]:
+        endpoint = _ep.AUTHEN_REFRESH_TOKEN
+        if self._refresh_token is None:
             raise AuthenticationError(
                 status=401,
                 code=None,
                 msg="the user_access_token expired or was rejected and no refresh_token was given",
                 log_id=None,
-                method="POST",
-                path=_ep.AUTHEN_REFRESH_TOKEN.path,
+                method=endpoint.method,
+                path=endpoint.path,
             )
-        response = await self.authen.refresh_token(refresh_token=self._refresh_token, type=1)
-        data = response.data
-        if not data or not data.token:
-            raise AuthenticationError(
-                status=200,
-                code=None,
-                msg="refresh_token response carries no token",
-                log_id=None,
-                method="POST",
-                path=_ep.AUTHEN_REFRESH_TOKEN.path,
-            )
-        if data.refresh_token:
-            self._refresh_token = data.refresh_token
-        return data.token, float(data.expire_time or 7200)
+        options = RequestOptions()
+        response = await self._execute(
+            self._prepare(endpoint, {"refresh_token": self._refresh_token, "type": 1}, options),
+            options,
+        )
+        rotated = getattr(response.data, "refresh_token", None)
+        if rotated:
+            self._refresh_token = Secret(rotated)
+        return _token_of(response, endpoint)
 
-    async def _credential(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
+    async def _authenticate(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
+        users = self._user_tokens
         if endpoint.auth == "none":
-            return Credential("anonymous", {})
-        use_plugin = endpoint.auth == "plugin_only" or self._user_tokens is None
+            anonymous = self._plugin_tokens or users
+            return Credential(anonymous.identity if anonymous else "anonymous", MaskedHeaders())
+        use_plugin = endpoint.auth == "plugin_only" or users is None
         if use_plugin and self._plugin_tokens is None:
-            if self._user_tokens is None or self._user_tokens.last_token is None:
+            if users is None or users.last_token is None:
                 raise ConfigurationError(
                     f"{endpoint.key} needs plugin credentials (plugin_id / plugin_secret)"
                 )
             # Without plugin credentials, page 02's refresh example sends the user's own token.
             # (Called while the user token is being renewed, so it must not wait for it.)
-            return Credential(
-                self._user_tokens.identity, {"X-PLUGIN-TOKEN": self._user_tokens.last_token}
-            )
+            headers = MaskedHeaders({"X-PLUGIN-TOKEN": users.last_token.reveal()})
+            return Credential(users.identity, headers)
         user_key = options.user_key or (self.user_key if use_plugin else None)
         if (
             use_plugin
@@ -160,28 +199,30 @@ class ProjectClient(ProjectGroups, BaseClient):
             and endpoint.user_key == "required"
         ):
             raise ConfigurationError(
-                f"{endpoint.key} needs a user key with a plugin token: pass user_key= to ProjectClient, "
-                "set FEISHU_PROJECT_USER_KEY, or use RequestOptions(user_key=...)"
+                f"{endpoint.key} needs a user key with a plugin token: pass user_key= to "
+                "ProjectClient, set FEISHU_PROJECT_USER_KEY, or use RequestOptions(user_key=...)"
             )
-        source = self._plugin_tokens if use_plugin else self._user_tokens
+        source = self._plugin_tokens if use_plugin else users
         assert source is not None
         token = await source.get()
-        headers = {"X-PLUGIN-TOKEN": token}
+        headers = MaskedHeaders({"X-PLUGIN-TOKEN": token.reveal()})
         if user_key and endpoint.auth == "plugin":
             headers["X-USER-KEY"] = user_key
         return Credential(source.identity, headers, source, token)
 
-    def _envelope_code(self, env: Any) -> tuple[int | None, str, Any]:
-        error = getattr(env, "error", None)
-        if isinstance(error, Mapping) and error.get("code"):  # the authen endpoints' envelope
-            return int(error["code"]), str(error.get("msg") or ""), error
-        err = getattr(env, "err", None)
-        code = getattr(env, "err_code", None)
-        if not code and isinstance(err, Mapping) and err.get("code"):
-            code = err["code"]
-        msg = (
-            getattr(env, "err_msg", None)
-            or (err.get("msg") if isinstance(err, Mapping) else None)
-            or ""
-        )
-        return (int(code) if code else None), str(msg), err
+
+def _token_of(response: Any, endpoint: Endpoint) -> tuple[Secret, float]:
+    """The token and its lifetime of an authen answer (no local holds the raw token)."""
+    data = getattr(response, "data", None)
+    if data is not None and isinstance(getattr(data, "token", None), str) and data.token:
+        expire = getattr(data, "expire_time", None)
+        ttl = float(expire) if isinstance(expire, (int, float)) and expire > 0 else 7200.0
+        return Secret(data.token), ttl
+    raise AuthenticationError(
+        status=200,
+        code=None,
+        msg=f"{endpoint.name} response carries no token",
+        log_id=getattr(response, "log_id", None),
+        method=endpoint.method,
+        path=endpoint.path,
+    )

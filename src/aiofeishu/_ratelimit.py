@@ -10,6 +10,7 @@ the ideal schedule (60 calls at 15 per second finish in about 3 s) with no overr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -73,11 +74,15 @@ class SlidingWindowLimiter:
         windows: Iterable[tuple[int, float]],
         *,
         margin: float = 0.02,
+        margin_floor: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # The margin stretches each period a little: requests cross the network with
-        # jitter, so two departures exactly one period apart could land in one server window.
-        self._windows = [_Window(limit, period * (1.0 + margin)) for limit, period in windows]
+        # jitter, so two departures exactly one period apart could land in one server
+        # window. Jitter does not shrink with the period, hence the absolute floor.
+        self._windows = [
+            _Window(limit, period + max(period * margin, margin_floor)) for limit, period in windows
+        ]
         self._clock = clock
         self._lock = asyncio.Lock()
         self._queued = 0  # callers inside acquire()'s locked section or waiting for it
@@ -107,6 +112,14 @@ class SlidingWindowLimiter:
                     await asyncio.sleep(max(w.wait_time(now) for w in self._windows))
         finally:
             self._queued -= 1
+
+    def give_back(self, slot: Slot) -> None:
+        """Forget a slot whose request never left (it failed or was cancelled before sending)."""
+        if slot.sent:
+            return
+        for w in self._windows:
+            with contextlib.suppress(ValueError):
+                w.slots.remove(slot)
 
     def _admit(self, now: float) -> Slot | None:
         for w in self._windows:

@@ -114,3 +114,18 @@ def rate_key(platform: str, identity: str, endpoint: str) -> str:
 def token_key(platform: str, identity: str) -> str:
     """Key of one identity's cached token."""
     return f"token:{platform}:{identity}"
+
+
+def store_from_url(url: str) -> Store:
+    """The store a ``store=`` URL names: ``redis://`` / ``rediss://`` (``aiofeishu[redis]``)."""
+    from aiofeishu.errors import ConfigurationError
+
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from aiofeishu.redis import RedisStore  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as exc:
+            raise ConfigurationError(
+                "store='redis://…' needs the redis extra: pip install 'aiofeishu[redis]'"
+            ) from exc
+        return RedisStore.from_url(url)  # type: ignore[no-any-return]
+    raise ConfigurationError("store= takes a redis:// or rediss:// URL or a store object")

@@ -1202,6 +1202,6 @@ OPEN: dict[int, ErrorFact] = {
 
 # Codes meaning the token itself was rejected: drop it, fetch one, send once more.
 TOKEN_REJECTIONS: dict[str, frozenset[int]] = {
-    "project": frozenset({10301, 10211, 10021, 10022}),
-    "open": frozenset({99991668, 99991661, 99991663}),
+    "project": frozenset((10021, 10022, 10211, 10301)),
+    "open": frozenset((99991661, 99991663, 99991668)),
 }

@@ -24,11 +24,31 @@ __all__ = [
     "RequestValidationError",
     "ResultLimitError",
     "ServerError",
+    "UnexpectedRedirectError",
 ]
 
 
+def _restore(cls: type[FeishuError], args: tuple[Any, ...], state: dict[str, Any]) -> FeishuError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
 class FeishuError(Exception):
-    """Base of every exception raised by aiofeishu."""
+    """Base of every exception raised by aiofeishu.
+
+    ``idempotency_key``: for a writing call, the X-IDEM-UUID it was sent with. A write
+    whose outcome is unknown (its first attempt may have committed) can be retried
+    safely with ``RequestOptions(idempotency_key=error.idempotency_key)``.
+    """
+
+    idempotency_key: str | None = None
+
+    def __reduce__(self) -> Any:
+        # Keyword-only constructors do not survive Exception's default pickling
+        # (task queues, multiprocessing): rebuild from the message and attributes.
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigurationError(FeishuError, ValueError):
@@ -41,10 +61,19 @@ class RequestValidationError(FeishuError, ValueError):
     ``field_path`` names the offending argument (``$.update_fields[0].field_key``).
     """
 
-    def __init__(self, endpoint: str, message: str, field_path: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        message: str,
+        field_path: str | None = None,
+        *,
+        method_name: str | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.field_path = field_path
-        super().__init__(f"{endpoint}: invalid arguments: {message}")
+        self.method_name = method_name
+        where = f"{method_name} ({endpoint})" if method_name else endpoint
+        super().__init__(f"{where}: invalid arguments: {message}")
 
 
 def validation_path(message: str) -> str | None:
@@ -71,6 +100,22 @@ class InvalidResponseError(FeishuError):
         super().__init__(f"{method} {path}: HTTP {status}: {message}: {excerpt!r}")
 
 
+class UnexpectedRedirectError(InvalidResponseError):
+    """The server answered with a redirect. The APIs never redirect, so it is not followed:
+    following would send the token and the body to another host. ``location`` is the
+    target's origin only (scheme, host and port)."""
+
+    def __init__(self, *, status: int, location: str, method: str, path: str) -> None:
+        self.location = location
+        super().__init__(
+            f"redirected to {location or 'an unnamed location'}; not followed",
+            status=status,
+            excerpt="",
+            method=method,
+            path=path,
+        )
+
+
 class ResultLimitError(FeishuError):
     """Paging would go past the results cap the docs state for this endpoint."""
 
@@ -79,8 +124,9 @@ class APIError(FeishuError):
     """The API answered with an error.
 
     Attributes: ``status`` (HTTP), ``code`` (err_code / code), ``msg``, ``log_id``,
-    ``method``, ``path``, ``detail`` (the ``err`` object), ``hint`` (the docs'
-    meaning and advice for this code, when the docs list it).
+    ``method``, ``path``, ``detail`` (the ``err`` object), ``hint`` (the docs' first
+    advice for this code, when the docs list it; ``hints``: all of it), ``retry_after``
+    (seconds the server asked to wait, when it said).
     """
 
     def __init__(
@@ -95,7 +141,9 @@ class APIError(FeishuError):
         detail: Any = None,
         hint: str | None = None,
         retry_after: float | None = None,
+        hints: tuple[str, ...] = (),
     ) -> None:
+        self.hints = hints or ((hint,) if hint else ())
         self.status = status
         self.code = code
         self.msg = msg
@@ -172,17 +220,21 @@ def error_facts(
 
 
 def error_class(platform: str, status: int, code: int | None) -> type[APIError]:
-    """The single status/code → exception mapping."""
-    if code == 10430:
-        return IdempotencyError
-    if code in (10429, 99991400) or status == 429:
-        return RateLimitError
+    """The single status/code → exception mapping: the docs' kind of the code
+    (specs/errors.yaml), else the HTTP status."""
+    facts = error_facts(platform, code)
+    if facts is not None and facts[1] in _BY_KIND:
+        return _BY_KIND[facts[1]]
     if status >= 500:
         return ServerError
-    facts = error_facts(platform, code)
-    if facts is not None:
-        return _BY_KIND.get(facts[1], APIError)
     return _BY_STATUS.get(status, APIError)
+
+
+def token_rejections(platform: str) -> frozenset[int]:
+    """Codes meaning the token itself was rejected (specs/errors.yaml ``renews_token``)."""
+    from aiofeishu import error_codes
+
+    return error_codes.TOKEN_REJECTIONS[platform]
 
 
 def make_api_error(
@@ -198,7 +250,7 @@ def make_api_error(
     retry_after: float | None = None,
 ) -> APIError:
     facts = error_facts(platform, code)
-    hint = "; ".join(facts[3]) if facts and facts[3] else None
+    hints = facts[3] if facts else ()
     cls = error_class(platform, status, code)
     return cls(
         status=status,
@@ -208,6 +260,7 @@ def make_api_error(
         method=method,
         path=path,
         detail=detail,
-        hint=hint,
+        hint=hints[0] if hints else None,
+        hints=hints,
         retry_after=retry_after,
     )

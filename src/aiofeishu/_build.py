@@ -1,0 +1,199 @@
+"""Building a call: validate the arguments against the spec, encode them, fill the path.
+
+Everything here runs before a call takes a rate-limit slot, so bad input is refused
+unsent (RequestValidationError naming the method, the endpoint and the field) and costs
+no quota.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import AsyncIterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+
+from aiofeishu._api import FileUpload, RequestOptions
+from aiofeishu._base import enc_hook
+from aiofeishu._endpoint import Endpoint
+from aiofeishu.errors import RequestValidationError, validation_path
+
+__all__ = ["Prepared", "fill_path", "prepare"]
+
+_INT64 = (-(2**63), 2**63 - 1)
+_RESERVED_HEADERS = frozenset(
+    {"x-plugin-token", "x-user-key", "authorization", "x-idem-uuid", "content-type", "host"}
+)
+
+
+# Made on every call, so not frozen: a frozen dataclass's __init__ costs about four times more.
+@dataclass(slots=True, repr=False)
+class Prepared:
+    """A validated call: everything needed to send it (and send it again). Read-only."""
+
+    endpoint: Endpoint
+    path: str
+    query: dict[str, str] | None
+    body: bytes | None
+    form: dict[str, Any] | None
+    files: dict[str, Any] | None
+    headers: Mapping[str, str] | None = None  # RequestOptions.extra_headers
+
+    def __repr__(self) -> str:  # the body may carry a secret (the token endpoints)
+        return f"Prepared({self.endpoint.method} {self.path})"
+
+    @property
+    def method_name(self) -> str:
+        return f"{self.endpoint.group}.{self.endpoint.name}"
+
+
+def _refuse(endpoint: Endpoint, message: str, field: str | None = None) -> RequestValidationError:
+    return RequestValidationError(
+        endpoint.key, message, field, method_name=f"{endpoint.group}.{endpoint.name}"
+    )
+
+
+def fill_path(endpoint: Endpoint, template: str, values: Mapping[str, Any]) -> str:
+    """``template`` with each ``:name`` replaced by its percent-encoded value.
+
+    ``.`` and ``..`` are refused: they would survive encoding and change the route.
+    """
+    path = template
+    for name in sorted(values, key=len, reverse=True):  # :project_key before :project
+        text = _path_text(values[name])
+        if text in ("", ".", ".."):
+            raise _refuse(endpoint, f"`{name}` may not be {text!r} in a path", f"$.{name}")
+        path = path.replace(f":{name}", quote(text, safe=""))
+    return path
+
+
+def _path_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_query_value(v) for v in value)
+    return str(value)
+
+
+def _check_wire_values(endpoint: Endpoint, value: Any, where: str) -> None:
+    """Refuse what JSON would carry wrongly: bytes (msgspec sends base64), integers beyond
+    int64 (the vendor's ids are int64) and non-finite floats (sent as null)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_wire_values(endpoint, item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_wire_values(endpoint, item, f"{where}[{i}]")
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        raise _refuse(endpoint, f"bytes are not a JSON value (at {where})", where)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise _refuse(endpoint, f"{value} is outside int64 (at {where})", where)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise _refuse(endpoint, f"{value} is not a finite number (at {where})", where)
+
+
+def _check_file(endpoint: Endpoint, name: str, value: Any) -> None:
+    content = value.content if isinstance(value, FileUpload) else value
+    if isinstance(content, (bytes, bytearray, AsyncIterable)):
+        return
+    if isinstance(content, (str, os.PathLike)):
+        path = Path(content)
+        if not path.is_file():
+            raise _refuse(endpoint, f"`{name}`: no file at {str(path)!r}", f"$.{name}")
+        if not os.access(path, os.R_OK):
+            raise _refuse(endpoint, f"`{name}`: {str(path)!r} is not readable", f"$.{name}")
+        return
+    raise _refuse(
+        endpoint,
+        f"`{name}` must be a path, bytes, an async byte stream or FileUpload, "
+        f"got {type(value).__name__}",
+        f"$.{name}",
+    )
+
+
+def _to_plain(endpoint: Endpoint, values: dict[str, Any]) -> dict[str, Any]:
+    try:
+        plain: dict[str, Any] = msgspec.to_builtins(
+            values, enc_hook=enc_hook, builtin_types=(bytes, bytearray, memoryview)
+        )
+    except (TypeError, NotImplementedError, ValueError) as exc:
+        message = str(exc)
+    except RecursionError:
+        message = "arguments are nested too deeply"
+    else:
+        _check_wire_values(endpoint, plain, "$")
+        return plain
+    raise _refuse(endpoint, message)
+
+
+def _validate(endpoint: Endpoint, plain: dict[str, Any], files: dict[str, Any]) -> None:
+    checked = {**plain, **dict.fromkeys(files, "<file>")} if files else plain
+    try:
+        msgspec.convert(checked, endpoint.request_type)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+    else:
+        return
+    raise _refuse(endpoint, message, validation_path(message))
+
+
+def _extras(
+    endpoint: Endpoint, plain: dict[str, Any], options: RequestOptions
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """RequestOptions.extra_body / extra_query: members the specs do not know yet."""
+    known = set(endpoint.path_params + endpoint.query_params + endpoint.body_params)
+    body = dict(options.extra_body or {})
+    query = {k: _query_value(v) for k, v in (options.extra_query or {}).items()}
+    clash = sorted((set(body) | set(query)) & known)
+    if clash:
+        raise _refuse(
+            endpoint, f"{clash} are arguments of this method: pass them as arguments, not extras"
+        )
+    if body:
+        body = _to_plain(endpoint, body)
+    return body, query
+
+
+def check_headers(endpoint: Endpoint, headers: Mapping[str, str] | None) -> None:
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise _refuse(endpoint, "extra_headers must map str to str")
+        if name.lower() in _RESERVED_HEADERS:
+            raise _refuse(endpoint, f"extra_headers may not set {name} (the client sets it)")
+        if any(c in name + value for c in "\r\n\0"):
+            raise _refuse(endpoint, f"header {name!r} contains a line break or NUL")
+
+
+def prepare(endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions) -> Prepared:
+    """Validate ``args`` against the endpoint's request model and encode them."""
+    values = {k: v for k, v in args.items() if v is not msgspec.UNSET}
+    files = {k: values.pop(k) for k in endpoint.file_params if k in values}
+    for name, value in files.items():
+        _check_file(endpoint, name, value)
+    plain = _to_plain(endpoint, values)
+    _validate(endpoint, plain, files)
+    extra_body, extra_query = _extras(endpoint, plain, options)
+    check_headers(endpoint, options.extra_headers)
+    path = fill_path(endpoint, endpoint.path, {k: plain[k] for k in endpoint.path_params})
+    query = {k: _query_value(plain[k]) for k in endpoint.query_params if k in plain}
+    query.update(extra_query)
+    body_values = {k: plain[k] for k in endpoint.body_params if k in plain and k not in files}
+    body_values.update(extra_body)
+    headers = options.extra_headers or None
+    if endpoint.multipart:
+        return Prepared(endpoint, path, query or None, None, body_values, files, headers)
+    body: bytes | None = None
+    if body_values or endpoint.method in ("POST", "PUT", "PATCH"):
+        body = msgspec.json.encode(body_values)
+    return Prepared(endpoint, path, query or None, body, None, None, headers)

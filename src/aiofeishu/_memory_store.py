@@ -1,0 +1,160 @@
+"""The default store: rate windows, cool-downs, leases and tokens in this process.
+
+One MemoryStore serves every client on an event loop (:func:`default_store`), so two
+clients acting for one plugin share its quota and its token instead of drawing 429s
+from each other. Its asyncio primitives belong to that loop; a store per loop keeps
+clients of different loops (threads, or one test after another) apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from aiofeishu._ratelimit import SlidingWindowLimiter, Slot
+from aiofeishu._secrets import Secret
+from aiofeishu._store import RatePolicy
+
+__all__ = ["MemoryStore", "default_store"]
+
+
+class _MemoryTicket:
+    __slots__ = ("_departed", "_lease", "_limiter", "_slot")
+
+    def __init__(
+        self,
+        limiter: SlidingWindowLimiter | None,
+        slot: Slot | None,
+        lease: asyncio.Semaphore | None,
+    ) -> None:
+        self._limiter = limiter
+        self._slot = slot
+        self._lease = lease
+        self._departed = False
+
+    async def depart(self) -> None:
+        if not self._departed:
+            self._departed = True
+            if self._slot is not None:
+                self._slot.mark_sent()
+            return
+        if self._limiter is not None:  # sent once already: this re-send needs a slot too
+            (await self._limiter.acquire()).mark_sent()
+
+    async def release(self) -> None:
+        if not self._departed and self._limiter is not None and self._slot is not None:
+            self._limiter.give_back(self._slot)
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+
+
+class MemoryStore:
+    """:class:`aiofeishu._store.Store` in this process. Cheap: admission takes no lock
+    while the windows have room and nobody waits."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._limiters: dict[tuple[str, RatePolicy], SlidingWindowLimiter] = {}
+        self._leases: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self._cool_until: dict[str, float] = {}
+        self._tokens: dict[str, tuple[Secret, float]] = {}
+        self._token_locks: dict[str, asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(keys={len(self._limiters)}, tokens={len(self._tokens)})"
+
+    # -- rate windows ----------------------------------------------------------
+    def _limiter(self, key: str, policy: RatePolicy) -> SlidingWindowLimiter | None:
+        if not policy.windows:
+            return None
+        limiter = self._limiters.get((key, policy))
+        if limiter is None:
+            limiter = self._limiters[(key, policy)] = SlidingWindowLimiter(
+                policy.windows,
+                margin=policy.margin,
+                margin_floor=policy.margin_floor,
+                clock=self._clock,
+            )
+        return limiter
+
+    async def admit(self, key: str, policy: RatePolicy) -> _MemoryTicket:
+        lease = None
+        if policy.concurrency is not None:
+            lease = self._leases.get((key, policy.concurrency))
+            if lease is None:
+                lease = self._leases[(key, policy.concurrency)] = asyncio.Semaphore(
+                    policy.concurrency
+                )
+            await lease.acquire()
+        try:
+            limiter = self._limiter(key, policy)
+            slot = await self._slot(key, limiter)
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
+        return _MemoryTicket(limiter, slot, lease)
+
+    async def _slot(self, key: str, limiter: SlidingWindowLimiter | None) -> Slot | None:
+        while True:
+            wait = self._cool_until.get(key, 0.0) - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            if limiter is None:
+                return None
+            slot = await limiter.acquire()
+            if self._cool_until.get(key, 0.0) <= self._clock():
+                return slot
+            limiter.give_back(slot)  # a cool-down began while this call waited
+
+    async def cool_down(self, key: str, seconds: float) -> None:
+        until = self._clock() + max(0.0, seconds)
+        if until > self._cool_until.get(key, 0.0):
+            self._cool_until[key] = until
+
+    # -- tokens ----------------------------------------------------------------
+    async def get_token(self, key: str) -> str | None:
+        cached = self._tokens.get(key)
+        if cached is not None and self._clock() < cached[1]:
+            return cached[0].reveal()
+        return None
+
+    async def put_token(self, key: str, token: str, ttl: float) -> None:
+        # Renew a little before expiry (10 %, at most five minutes) so no call carries a dying token.
+        refresh_at = self._clock() + ttl - min(300.0, ttl / 10)
+        self._tokens[key] = (Secret(token), refresh_at)
+
+    async def invalidate_token(self, key: str, token: str) -> None:
+        cached = self._tokens.get(key)
+        if cached is not None and cached[0].reveal() == token:
+            del self._tokens[key]
+
+    @asynccontextmanager
+    async def token_lock(self, key: str) -> AsyncIterator[None]:
+        lock = self._token_locks.get(key)
+        if lock is None:
+            lock = self._token_locks[key] = asyncio.Lock()
+        async with lock:
+            yield
+
+    async def aclose(self) -> None:
+        return None
+
+
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MemoryStore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def default_store() -> MemoryStore:
+    """The running loop's shared MemoryStore (made on first use)."""
+    loop = asyncio.get_running_loop()
+    store = _per_loop.get(loop)
+    if store is None:
+        store = _per_loop[loop] = MemoryStore()
+    return store
