@@ -102,7 +102,7 @@ class OpenObject(dict[str, Any]):
     known_types: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, raw: Mapping[str, Any]) -> None:
-        if not isinstance(raw, Mapping):
+        if not isinstance(raw, dict) and not isinstance(raw, Mapping):
             raise TypeError(
                 f"expected an object for {type(self).__name__}, got {type(raw).__name__}"
             )

@@ -7,8 +7,10 @@ no quota.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import re
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,13 +64,31 @@ def fill_path(endpoint: Endpoint, template: str, values: Mapping[str, Any]) -> s
 
     ``.`` and ``..`` are refused: they would survive encoding and change the route.
     """
-    path = template
-    for name in sorted(values, key=len, reverse=True):  # :project_key before :project
-        text = _path_text(values[name])
-        if text in ("", ".", ".."):
-            raise _refuse(endpoint, f"`{name}` may not be {text!r} in a path", f"$.{name}")
-        path = path.replace(f":{name}", quote(text, safe=""))
-    return path
+    parts = _template_parts(template)
+    if len(parts) == 1:
+        return template
+    filled = [parts[0]]
+    for i in range(1, len(parts), 2):  # odd parts are placeholder names, even ones literals
+        name = parts[i]
+        value = values[name]
+        text = value if type(value) is str else _path_text(value)
+        if not _PATH_SAFE(text):
+            if text in ("", ".", ".."):
+                raise _refuse(endpoint, f"`{name}` may not be {text!r} in a path", f"$.{name}")
+            text = quote(text, safe="")
+        filled.append(text)
+        filled.append(parts[i + 1])
+    return "".join(filled)
+
+
+_PATH_SAFE = re.compile(r"[A-Za-z0-9_\-]+").fullmatch  # nothing to encode (most keys and ids)
+_PLACEHOLDER = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_parts(template: str) -> tuple[str, ...]:
+    """``/a/:x/b`` → ("/a/", "x", "/b"): literals at even, names at odd positions."""
+    return tuple(_PLACEHOLDER.split(template))
 
 
 def _path_text(value: Any) -> str:
@@ -85,9 +105,24 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
+def _wire_safe(value: Any) -> bool:
+    """False when ``value`` holds what JSON would carry wrongly (see _check_wire_values)."""
+    if isinstance(value, dict):
+        return all(_wire_safe(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_wire_safe(v) for v in value)
+    if isinstance(value, int):
+        return isinstance(value, bool) or _INT64[0] <= value <= _INT64[1]
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return not isinstance(value, (bytes, bytearray, memoryview))
+
+
 def _check_wire_values(endpoint: Endpoint, value: Any, where: str) -> None:
     """Refuse what JSON would carry wrongly: bytes (msgspec sends base64), integers beyond
     int64 (the vendor's ids are int64) and non-finite floats (sent as null)."""
+    if _wire_safe(value):
+        return
     if isinstance(value, dict):
         for key, item in value.items():
             _check_wire_values(endpoint, item, f"{where}.{key}")
@@ -96,10 +131,9 @@ def _check_wire_values(endpoint: Endpoint, value: Any, where: str) -> None:
             _check_wire_values(endpoint, item, f"{where}[{i}]")
     elif isinstance(value, (bytes, bytearray, memoryview)):
         raise _refuse(endpoint, f"bytes are not a JSON value (at {where})", where)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        if not _INT64[0] <= value <= _INT64[1]:
-            raise _refuse(endpoint, f"{value} is outside int64 (at {where})", where)
-    elif isinstance(value, float) and not math.isfinite(value):
+    elif isinstance(value, int):
+        raise _refuse(endpoint, f"{value} is outside int64 (at {where})", where)
+    else:
         raise _refuse(endpoint, f"{value} is not a finite number (at {where})", where)
 
 
@@ -123,18 +157,26 @@ def _check_file(endpoint: Endpoint, name: str, value: Any) -> None:
 
 
 def _to_plain(endpoint: Endpoint, values: dict[str, Any]) -> dict[str, Any]:
-    try:
-        plain: dict[str, Any] = msgspec.to_builtins(
-            values, enc_hook=enc_hook, builtin_types=(bytes, bytearray, memoryview)
-        )
-    except (TypeError, NotImplementedError, ValueError) as exc:
-        message = str(exc)
-    except RecursionError:
-        message = "arguments are nested too deeply"
+    """``values`` as JSON-ready builtins, refusing what JSON would carry wrongly."""
+    if all(type(v) in _FLAT for v in values.values()):
+        plain = values  # already builtins (the common case: ids, keys, names)
     else:
-        _check_wire_values(endpoint, plain, "$")
-        return plain
-    raise _refuse(endpoint, message)
+        try:
+            plain = msgspec.to_builtins(
+                values, enc_hook=enc_hook, builtin_types=(bytes, bytearray, memoryview)
+            )
+        except (TypeError, NotImplementedError, ValueError) as exc:
+            message = str(exc)
+            raise _refuse(endpoint, message) from None
+        except RecursionError:
+            raise _refuse(endpoint, "arguments are nested too deeply") from None
+    for value in plain.values():
+        if type(value) is not str and not _wire_safe(value):
+            _check_wire_values(endpoint, plain, "$")
+    return plain
+
+
+_FLAT = frozenset({str, int, bool, type(None)})
 
 
 def _validate(endpoint: Endpoint, plain: dict[str, Any], files: dict[str, Any]) -> None:
@@ -175,21 +217,61 @@ def check_headers(endpoint: Endpoint, headers: Mapping[str, str] | None) -> None
             raise _refuse(endpoint, f"header {name!r} contains a line break or NUL")
 
 
+_PATH, _QUERY, _BODY, _FILE = range(4)
+
+
+_layouts: dict[int, tuple[Endpoint, dict[str, int]]] = {}
+
+
+def _layout(endpoint: Endpoint) -> dict[str, int]:
+    """Where each argument of ``endpoint`` travels (made once per endpoint; keyed by
+    identity, since hashing an Endpoint hashes all of its fields)."""
+    cached = _layouts.get(id(endpoint))
+    if cached is not None and cached[0] is endpoint:
+        return cached[1]
+    if len(_layouts) > 1024:  # client.request() makes endpoints on the fly
+        _layouts.clear()
+    layout = dict.fromkeys(endpoint.body_params, _BODY)
+    layout.update(dict.fromkeys(endpoint.query_params, _QUERY))
+    layout.update(dict.fromkeys(endpoint.path_params, _PATH))
+    layout.update(dict.fromkeys(endpoint.file_params, _FILE))
+    _layouts[id(endpoint)] = (endpoint, layout)
+    return layout
+
+
 def prepare(endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions) -> Prepared:
     """Validate ``args`` against the endpoint's request model and encode them."""
-    values = {k: v for k, v in args.items() if v is not msgspec.UNSET}
-    files = {k: values.pop(k) for k in endpoint.file_params if k in values}
-    for name, value in files.items():
-        _check_file(endpoint, name, value)
+    layout = _layout(endpoint)
+    values: dict[str, Any] = {}
+    files: dict[str, Any] = {}
+    for name, value in args.items():
+        if value is msgspec.UNSET:
+            continue
+        if layout.get(name) == _FILE:
+            _check_file(endpoint, name, value)
+            files[name] = value
+        else:
+            values[name] = value
     plain = _to_plain(endpoint, values)
     _validate(endpoint, plain, files)
-    extra_body, extra_query = _extras(endpoint, plain, options)
-    check_headers(endpoint, options.extra_headers)
-    path = fill_path(endpoint, endpoint.path, {k: plain[k] for k in endpoint.path_params})
-    query = {k: _query_value(plain[k]) for k in endpoint.query_params if k in plain}
-    query.update(extra_query)
-    body_values = {k: plain[k] for k in endpoint.body_params if k in plain and k not in files}
-    body_values.update(extra_body)
+    path_values: dict[str, Any] = {}
+    query: dict[str, str] = {}
+    body_values: dict[str, Any] = {}
+    for name, value in plain.items():
+        where = layout.get(name, _BODY)
+        if where == _BODY:
+            body_values[name] = value
+        elif where == _PATH:
+            path_values[name] = value
+        else:
+            query[name] = _query_value(value)
+    if options.extra_body or options.extra_query:
+        extra_body, extra_query = _extras(endpoint, plain, options)
+        query.update(extra_query)
+        body_values.update(extra_body)
+    if options.extra_headers:
+        check_headers(endpoint, options.extra_headers)
+    path = fill_path(endpoint, endpoint.path, path_values)
     headers = options.extra_headers or None
     if endpoint.multipart:
         return Prepared(endpoint, path, query or None, None, body_values, files, headers)

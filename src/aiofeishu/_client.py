@@ -155,7 +155,8 @@ class BaseClient:
         self._store: Store | None = None if store is None or isinstance(store, str) else store
         self._loop: asyncio.AbstractEventLoop | None = None
         self._token_errors = token_rejections(self._platform)
-        self._policies: dict[tuple[str, str], RatePolicy] = {}
+        self._policies: dict[tuple[str, int | None], RatePolicy] = {}
+        self._rate_keys: dict[tuple[str, str, str], str] = {}
         self._closed = False
 
     # -- lifecycle and derived clients ----------------------------------------
@@ -295,14 +296,19 @@ class BaseClient:
 
     async def _attempt(self, call: _Call, credential: Credential) -> Any:
         ticket = await self._admit(call, credential)
-        started = time.perf_counter()
+        started = time.perf_counter() if logger.isEnabledFor(logging.DEBUG) else 0.0
         try:
-            with contextlib.ExitStack() as opened:
-                request = self._wire_request(call, credential, opened)
+            if call.prepared.endpoint.multipart:
+                with contextlib.ExitStack() as opened:  # the files are open while sending
+                    request = self._wire_request(call, credential, opened)
+                    reply = await self._transport.send(request, ticket.depart)
+            else:
+                request = self._wire_request(call, credential, None)
                 reply = await self._transport.send(request, ticket.depart)
         finally:
             await ticket.release()
-        self._log(call, reply, started)
+        if logger.isEnabledFor(logging.DEBUG):  # spares building the arguments on every call
+            self._log(call, reply, started)
         return self._interpret(call, reply)
 
     async def _admit(self, call: _Call, credential: Credential) -> Ticket:
@@ -312,10 +318,18 @@ class BaseClient:
 
     def _rate_key(self, call: _Call, credential: Credential) -> str:
         endpoint = call.prepared.endpoint
-        return rate_key(self._platform, credential.identity, endpoint.key)
+        cache_key = (credential.identity, endpoint.method, endpoint.path)
+        key = self._rate_keys.get(cache_key)
+        if key is None:
+            if len(self._rate_keys) > 4096:
+                self._rate_keys.clear()
+            key = self._rate_keys[cache_key] = rate_key(
+                self._platform, credential.identity, endpoint.key
+            )
+        return key
 
     def _policy(self, endpoint: Endpoint) -> RatePolicy:
-        key = (endpoint.rate_limit, endpoint.key)
+        key = (endpoint.rate_limit, endpoint.concurrency)
         policy = self._policies.get(key)
         if policy is None:
             overrides = self._options.rate_limits
@@ -328,14 +342,14 @@ class BaseClient:
         return policy
 
     def _wire_request(
-        self, call: _Call, credential: Credential, opened: contextlib.ExitStack
+        self, call: _Call, credential: Credential, opened: contextlib.ExitStack | None
     ) -> WireRequest:
         prepared = call.prepared
         headers = MaskedHeaders(credential.headers)
         if prepared.headers:
             headers.update(prepared.headers)
         body: bytes | Multipart | None = prepared.body
-        if prepared.endpoint.multipart:
+        if opened is not None:
             body = _multipart(prepared, opened)
         else:
             headers["Content-Type"] = self._content_type
@@ -352,16 +366,15 @@ class BaseClient:
         )
 
     def _log(self, call: _Call, reply: WireReply, started: float) -> None:
-        if logger.isEnabledFor(logging.DEBUG):  # spares building the arguments on every call
-            logger.debug(
-                "%s %s -> %d attempt=%d log_id=%s %.1fms",
-                call.prepared.endpoint.method,
-                call.prepared.path,
-                reply.status,
-                call.attempt,
-                reply.headers.get("X-Tt-Logid"),
-                (time.perf_counter() - started) * 1000,
-            )
+        logger.debug(
+            "%s %s -> %d attempt=%d log_id=%s %.1fms",
+            call.prepared.endpoint.method,
+            call.prepared.path,
+            reply.status,
+            call.attempt,
+            reply.headers.get("X-Tt-Logid"),
+            (time.perf_counter() - started) * 1000,
+        )
 
     # -- interpret -------------------------------------------------------------
     def _interpret(self, call: _Call, reply: WireReply) -> Any:
@@ -377,9 +390,7 @@ class BaseClient:
         if reply.status < 300:
             result = self._decode(call, reply, endpoint.response_type)
             if result is not None:
-                code, msg, detail = _envelope.read(
-                    endpoint.envelope, result, self._invalid(call, reply), typed=True
-                )
+                code, msg, detail = self._read_envelope(call, reply, result, typed=True)
                 if not code:
                     result.__dict__["_raw"] = reply.body
                     result.__dict__["_log_id"] = reply.headers.get("X-Tt-Logid")
@@ -390,10 +401,19 @@ class BaseClient:
             if reply.status >= 400:
                 raise self._api_error(call, reply, None, self._excerpt(reply) or "empty body", None)
             raise self._invalid(call, reply)("the body is not the API's JSON")
-        code, msg, detail = _envelope.read(endpoint.envelope, probe, self._invalid(call, reply))
+        code, msg, detail = self._read_envelope(call, reply, probe)
         if not code and reply.status < 400:
             raise self._invalid(call, reply)("the body does not match the documented response")
         raise self._api_error(call, reply, code, msg, detail)
+
+    def _read_envelope(
+        self, call: _Call, reply: WireReply, envelope: Any, *, typed: bool = False
+    ) -> tuple[int | None, str, Any]:
+        try:
+            return _envelope.read(call.prepared.endpoint.envelope, envelope, typed=typed)
+        except _envelope.BadCode as exc:
+            problem = str(exc)
+        raise self._invalid(call, reply)(problem)
 
     def _decode(self, call: _Call, reply: WireReply, response_type: type[Any]) -> Any:
         try:
@@ -514,9 +534,8 @@ class BaseClient:
     async def _attempt_download(self, call: _Call, credential: Credential) -> WireStream:
         ticket = await self._admit(call, credential)
         try:
-            with contextlib.ExitStack() as opened:
-                request = self._wire_request(call, credential, opened)
-                stream = await self._transport.open_stream(request, ticket.depart)
+            request = self._wire_request(call, credential, None)  # downloads send no files
+            stream = await self._transport.open_stream(request, ticket.depart)
         finally:
             await ticket.release()
         if stream.status < 300:
@@ -533,9 +552,7 @@ class BaseClient:
         if probe is None:
             return  # a JSON file, or not JSON at all: it is the file
         call = self._new_call(prepared, RequestOptions())
-        code, msg, detail = _envelope.read(
-            prepared.endpoint.envelope, probe, self._invalid(call, reply)
-        )
+        code, msg, detail = self._read_envelope(call, reply, probe)
         if code:
             raise self._api_error(call, reply, code, msg, detail)
 

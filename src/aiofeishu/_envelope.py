@@ -11,14 +11,16 @@ Members may be null or missing; a code that is not an integer is not guessed at.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
-__all__ = ["Probe", "probe", "read"]
+__all__ = ["BadCode", "Probe", "probe", "read"]
 
-Invalid = Callable[[str], Exception]
+
+class BadCode(Exception):
+    """An error code that is not an integer (the client turns it into InvalidResponseError)."""
 
 
 class Probe(msgspec.Struct):
@@ -40,28 +42,29 @@ def probe(body: bytes) -> Probe:
     return _probe_decoder.decode(body)
 
 
-def _code(value: Any, invalid: Invalid) -> int | None:
-    if value is None or value == "":
-        return None
+def _code(value: Any) -> int | None:
+    if value is None or value == 0:
+        return None if value is None else 0
     if isinstance(value, bool):
-        raise invalid(f"the error code is {value!r}, not an integer")
+        raise BadCode(f"the error code is {value!r}, not an integer")
     if isinstance(value, int):
         return value
+    if value == "":
+        return None
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
-    raise invalid(f"the error code {str(value)[:40]!r} is not an integer")
+    raise BadCode(f"the error code {str(value)[:40]!r} is not an integer")
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)[:500]
 
 
-def read(
-    kind: str, envelope: Any, invalid: Invalid, *, typed: bool = False
-) -> tuple[int | None, str, Any]:
+def read(kind: str, envelope: Any, *, typed: bool = False) -> tuple[int | None, str, Any]:
     """(code, message, detail) of a typed result or a :class:`Probe`; code 0/None is success.
+    Raises :class:`BadCode` for a code that is not an integer.
 
     On a body that decoded into its documented model (``typed``) only ``err_code`` counts:
     page 57's success example carries ``"err_code": null`` beside a stray ``err.code``.
@@ -69,18 +72,18 @@ def read(
     if kind == "authen":
         error = getattr(envelope, "error", None)
         if isinstance(error, Mapping):
-            return _code(error.get("code"), invalid), _text(error.get("msg")), error
+            return _code(error.get("code")), _text(error.get("msg")), error
         return None, "", error
     if kind == "open":
         return (
-            _code(getattr(envelope, "code", None), invalid),
+            _code(getattr(envelope, "code", None)),
             _text(getattr(envelope, "msg", None)),
             getattr(envelope, "error", None),
         )
     err = getattr(envelope, "err", None)
     inner = err if isinstance(err, Mapping) else {}
-    code = _code(getattr(envelope, "err_code", None), invalid)
+    code = _code(getattr(envelope, "err_code", None))
     if not code and not typed:
-        code = _code(inner.get("code"), invalid)
+        code = _code(inner.get("code"))
     msg = _text(getattr(envelope, "err_msg", None)) or _text(inner.get("msg"))
     return code, msg, err

@@ -82,6 +82,13 @@ class MemoryStore:
         return limiter
 
     async def admit(self, key: str, policy: RatePolicy) -> _MemoryTicket:
+        if policy.concurrency is None and key not in self._cool_until:
+            limiter = self._limiter(key, policy)
+            if limiter is None:
+                return _MemoryTicket(None, None, None)
+            slot = limiter.try_acquire()  # the common case: room now, nothing to await
+            if slot is not None:
+                return _MemoryTicket(limiter, slot, None)
         lease = None
         if policy.concurrency is not None:
             lease = self._leases.get((key, policy.concurrency))
@@ -116,6 +123,13 @@ class MemoryStore:
         until = self._clock() + max(0.0, seconds)
         if until > self._cool_until.get(key, 0.0):
             self._cool_until[key] = until
+            asyncio.get_running_loop().call_at(
+                asyncio.get_running_loop().time() + seconds, self._cool_down_over, key
+            )
+
+    def _cool_down_over(self, key: str) -> None:
+        if self._cool_until.get(key, 0.0) <= self._clock():
+            self._cool_until.pop(key, None)  # keeps the admission fast path open
 
     # -- tokens ----------------------------------------------------------------
     async def get_token(self, key: str) -> str | None:

@@ -120,6 +120,7 @@ class OpenClient(OpenGroups, BaseClient):
                 "or a user_access_token"
             )
         self._tokens: TokenProvider
+        self._credential: Credential | None = None
         if user_access_token:
             own = MemoryStore()  # a user's token is this client's own, never shared
             identity = f"user:{uuid.uuid4().hex[:16]}"
@@ -181,5 +182,10 @@ class OpenClient(OpenGroups, BaseClient):
         if endpoint.auth == "none":
             return Credential(self._tokens.identity, MaskedHeaders())
         token = await self._tokens.get()
-        headers = MaskedHeaders({"Authorization": f"Bearer {token.reveal()}"})
-        return Credential(self._tokens.identity, headers, self._tokens, token)
+        cached = self._credential
+        if cached is None or cached.token is not token:  # one Credential per token
+            headers = MaskedHeaders({"Authorization": f"Bearer {token.reveal()}"})
+            cached = self._credential = Credential(
+                self._tokens.identity, headers, self._tokens, token
+            )
+        return cached

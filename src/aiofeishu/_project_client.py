@@ -87,6 +87,7 @@ class ProjectClient(ProjectGroups, BaseClient):
                 "ProjectClient needs plugin_id and plugin_secret (or FEISHU_PROJECT_PLUGIN_ID / "
                 "FEISHU_PROJECT_PLUGIN_SECRET), or a user_token"
             )
+        self._credentials: dict[tuple[Secret, str | None], Credential] = {}
         self._plugin_tokens = self._plugin_provider()
         self._user_tokens: TokenProvider | None = None
         self._refresh_token: Secret | None = None
@@ -205,10 +206,18 @@ class ProjectClient(ProjectGroups, BaseClient):
         source = self._plugin_tokens if use_plugin else users
         assert source is not None
         token = await source.get()
-        headers = MaskedHeaders({"X-PLUGIN-TOKEN": token.reveal()})
-        if user_key and endpoint.auth == "plugin":
-            headers["X-USER-KEY"] = user_key
-        return Credential(source.identity, headers, source, token)
+        user_key = user_key if endpoint.auth == "plugin" else None
+        cached = self._credentials.get((token, user_key))
+        if cached is None:  # one Credential per (token, user key): calls share it read-only
+            headers = MaskedHeaders({"X-PLUGIN-TOKEN": token.reveal()})
+            if user_key:
+                headers["X-USER-KEY"] = user_key
+            if len(self._credentials) > 256:
+                self._credentials.clear()
+            cached = self._credentials[(token, user_key)] = Credential(
+                source.identity, headers, source, token
+            )
+        return cached
 
 
 def _token_of(response: Any, endpoint: Endpoint) -> tuple[Secret, float]:

@@ -91,16 +91,18 @@ class SlidingWindowLimiter:
     def windows(self) -> list[tuple[int, float]]:
         return [(w.limit, w.period) for w in self._windows]
 
+    def try_acquire(self) -> Slot | None:
+        """A slot now if nobody waits and every window has room, else None (never waits)."""
+        if self._queued:
+            return None
+        return self._admit(self._clock())
+
     async def acquire(self) -> Slot:
-        now = self._clock()
-        if not self._windows:
-            return Slot(now, self._clock)
-        if not self._queued:
-            # Nobody queued: the locked path below would admit this call at once when every
-            # window has room, so do that without the lock (nothing awaits in between).
-            slot = self._admit(now)
-            if slot is not None:
-                return slot
+        # Nobody queued: the locked path below would admit this call at once when every
+        # window has room, so do that without the lock (nothing awaits in between).
+        slot = self.try_acquire()
+        if slot is not None:
+            return slot
         self._queued += 1
         try:
             async with self._lock:  # FIFO: asyncio.Lock wakes waiters in arrival order

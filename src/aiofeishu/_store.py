@@ -25,7 +25,7 @@ __all__ = ["RatePolicy", "Store", "Ticket", "rate_key", "token_key"]
 MARGIN_FLOOR = 0.025
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class RatePolicy:
     """One rate class (specs/rate_limits.yaml) as a client applies it.
 
@@ -42,6 +42,15 @@ class RatePolicy:
     margin: float = 0.02
     margin_floor: float = MARGIN_FLOOR
     lease_ttl: float = 60.0
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.windows, self.concurrency, self.margin, self.margin_floor, self.lease_ttl)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RatePolicy) and other._identity() == self._identity()
+
+    def __hash__(self) -> int:  # stores look a policy up on every call: hash it cheaply
+        return hash(self.windows)
 
     def padded(self, period: float) -> float:
         """``period`` stretched by the safety margin."""

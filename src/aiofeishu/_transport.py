@@ -220,6 +220,7 @@ class AiohttpTransport:
     ) -> None:
         self._session = session
         self._owns_session = session is None
+        self._hooked: aiohttp.ClientSession | None = None
         self.proxy = proxy
         self.trust_env = trust_env
 
@@ -233,9 +234,9 @@ class AiohttpTransport:
             if not self._owns_session:
                 raise FeishuConnectionError("the aiohttp session passed to this client is closed")
             session = self._session = aiohttp.ClientSession(trust_env=self.trust_env)
-        connector = session.connector
-        if connector is not None:
-            _hook_departures(connector)
+        if session is not self._hooked and session.connector is not None:
+            _hook_departures(session.connector)
+            self._hooked = session
         return session
 
     async def aclose(self) -> None:
