@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .render import header, render
+from .render import render
 from .spec import Platform, Specs
 
 # Success examples the docs got wrong (tests/test_doc_examples.py records the same ones).
@@ -59,7 +59,6 @@ def module(specs: Specs, platform: Platform) -> str:
     picked = pick(specs, platform)
     return render(
         "doc_responses.py.jinja",
-        header=header("doc_responses.py"),
         responses=[(key, _literal(body)) for key, body in picked.items()],
     )
 

@@ -134,7 +134,6 @@ def api_module(platform: Platform) -> str:
         groups.setdefault(ep.group, []).append(ep)
     return render(
         "api.py.jinja",
-        header=header("emit.py"),
         title=PLATFORMS[platform.name].title,
         platform=platform.name,
         mixin=camel(platform.name) + "Groups",
@@ -168,7 +167,6 @@ def endpoints_module(platform: Platform, specs: Specs) -> str:
     ]
     return render(
         "endpoints.py.jinja",
-        header=header("emit.py"),
         title=PLATFORMS[platform.name].title,
         entries=entries,
     )
@@ -195,9 +193,7 @@ def blocks_module(platform: Platform) -> str:
         for name, schema in platform.schemas.items()
         if schema.open
     ]
-    return render(
-        "blocks.py.jinja", header=header("emit.py"), platform=platform.name, blocks=blocks
-    )
+    return render("blocks.py.jinja", platform=platform.name, blocks=blocks)
 
 
 def _variant_view(owner: str, member: str, schema: Schema, platform: Platform) -> dict[str, Any]:
@@ -227,9 +223,7 @@ def variants_module(platform: Platform) -> str:
         for key, sub in schema.properties.items()
         if sub.variants_by
     ]
-    return render(
-        "variants.py.jinja", header=header("emit.py"), platform=platform.name, views=views
-    )
+    return render("variants.py.jinja", platform=platform.name, views=views)
 
 
 def error_codes_module(specs: Specs) -> str:
@@ -251,11 +245,11 @@ def error_codes_module(specs: Specs) -> str:
         )
         for plat in PLATFORMS
     ]
-    return render("error_codes.py.jinja", header=header("emit.py"), platforms=platforms)
+    return render("error_codes.py.jinja", platforms=platforms)
 
 
 def init_module(platform: Platform) -> str:
-    return render("init.py.jinja", header=header("emit.py"), title=PLATFORMS[platform.name].title)
+    return render("init.py.jinja", title=PLATFORMS[platform.name].title)
 
 
 def _models(platform: Platform, *, strict: bool) -> str:
