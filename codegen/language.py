@@ -173,7 +173,9 @@ class Param(Schema, kw_only=True):
     )
 
 
-# The runtime's PageSpec is the one statement of the pagination keys; only their meaning is here.
+# The runtime's PageSpec is the one statement of the pagination keys; only their meaning is
+# here. By name: a key ending in `_param` names a parameter; `style` and the `max_` numbers
+# aside, every other key is a dotted path into the response (both are checked in spec.py).
 PAGINATION_MEANINGS = {
     "style": "page (page_param/size_param) | cursor (cursor_param/next_cursor)",
     "page_param": "style page: the parameter holding the page number",

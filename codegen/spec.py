@@ -20,6 +20,7 @@ from aiofeishu._endpoint import PageSpec
 
 from .decoding import SpecError, fail, load_tsv, load_yaml
 from .language import (
+    PAGINATION_MEANINGS,
     PAGINATION_STYLES,
     PLATFORMS,
     EndpointFile,
@@ -209,12 +210,14 @@ def _check_pagination(ep: EndpointSpec, where: str) -> None:
     missing = [k for k in needs if getattr(pag, k) is None]
     if missing:
         raise fail(where + ".pagination", f"style {pag.style} needs {missing}")
-    for key in ("page_param", "size_param", "cursor_param"):
+    for key in PAGINATION_MEANINGS:
         value = getattr(pag, key)
-        if value is not None and value not in ep.params:
+        if key == "style" or not isinstance(value, str):
+            continue
+        if key.endswith("_param") and value not in ep.params:
             raise fail(f"{where}.pagination.{key}", f"{value!r} is not a parameter")
-    if pag.items.split(".")[0] not in ep.response:
-        raise fail(where + ".pagination.items", f"{pag.items!r} is not in the response")
+        if not key.endswith("_param") and value.split(".")[0] not in ep.response:
+            raise fail(f"{where}.pagination.{key}", f"{value!r} is not in the response")
 
 
 def _check_endpoint(ep: EndpointSpec, where: str, ctx: _Context) -> None:

@@ -112,6 +112,12 @@ def break_file(root: Path, rel: str, old: str, new: str) -> None:
         ),
         (
             "project/work_items.yaml",
+            "total: pagination.total",
+            "total: paging.total",
+            "endpoints.filter.pagination.total: 'paging.total' is not in the response",
+        ),
+        (
+            "project/work_items.yaml",
             "style: page",
             "style: pages",
             "endpoints.filter.pagination.style: must be one of page, cursor",
