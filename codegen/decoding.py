@@ -55,7 +55,11 @@ def convert(data: Any, kind: type[T], where: str) -> T:
     try:
         return msgspec.convert(data, kind, strict=True)
     except msgspec.ValidationError as exc:
-        raise _located(exc, data, kind, where) from None
+        try:
+            error = _located(exc, data, kind, where)
+        except (LookupError, StopIteration, TypeError, AssertionError):
+            error = fail(where, str(exc))  # a type shape the path walk does not know
+        raise error from None
 
 
 def _located(exc: msgspec.ValidationError, data: Any, kind: Any, where: str) -> SpecError:
@@ -114,6 +118,7 @@ def _unwrap(kind: Any, data: Any) -> Any:
 
 
 def _container(kind: Any) -> type | None:
+    """dict for a mapping or Struct type, list for a list type, else None."""
     inner = _unwrap(kind, None) if typing.get_origin(kind) is typing.Annotated else kind
     origin = typing.get_origin(inner) or inner
     if origin is dict or (isinstance(origin, type) and issubclass(origin, msgspec.Struct)):

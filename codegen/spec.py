@@ -239,7 +239,7 @@ def _check_endpoint(ep: EndpointSpec, where: str, ctx: _Context) -> None:
             raise fail(where + ".errors", f"code {code} is missing from errors.yaml")
 
 
-def _located(ep: EndpointSpec, source: str, group: str, name: str, platform: str) -> Endpoint:
+def _endpoint_at(ep: EndpointSpec, source: str, group: str, name: str, platform: str) -> Endpoint:
     rules = PLATFORMS[platform]
     given = msgspec.structs.asdict(ep)
     return Endpoint(
@@ -288,7 +288,7 @@ def _load_endpoints(root: Path, platform: Platform, ctx: _Context) -> None:
             raise fail(rel + ": platform", f"must be {platform.name!r} (the directory)")
         for name, ep in doc.endpoints.items():
             _check_endpoint(ep, f"{rel}: endpoints.{name}", ctx)
-            platform.endpoints.append(_located(ep, rel, doc.group, name, platform.name))
+            platform.endpoints.append(_endpoint_at(ep, rel, doc.group, name, platform.name))
     names = [(e.group, e.name) for e in platform.endpoints]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
