@@ -173,11 +173,16 @@ class Param(Schema, kw_only=True):
     )
 
 
+# The keys each style needs besides `items`.
+PAGINATION_STYLES = {
+    "page": ("page_param", "size_param"),
+    "cursor": ("cursor_param", "next_cursor"),
+}
 # The runtime's PageSpec is the one statement of the pagination keys; only their meaning is
 # here. By name: a key ending in `_param` names a parameter; `style` and the `max_` numbers
 # aside, every other key is a dotted path into the response (both are checked in spec.py).
 PAGINATION_MEANINGS = {
-    "style": "page (page_param/size_param) | cursor (cursor_param/next_cursor)",
+    "style": " | ".join(f"{name} ({'/'.join(keys)})" for name, keys in PAGINATION_STYLES.items()),
     "page_param": "style page: the parameter holding the page number",
     "size_param": "the parameter holding the page size",
     "items": "dotted path in the response to the page's items",
@@ -187,11 +192,6 @@ PAGINATION_MEANINGS = {
     "cursor_param": "style cursor: the parameter carrying the cursor",
     "next_cursor": "style cursor: dotted response path of the next cursor",
     "has_more": "optional dotted response path of the has-more flag",
-}
-# The keys each style needs besides `items`.
-PAGINATION_STYLES = {
-    "page": ("page_param", "size_param"),
-    "cursor": ("cursor_param", "next_cursor"),
 }
 
 
