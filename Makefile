@@ -1,7 +1,7 @@
 PY ?= .venv/bin/python
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install generate check-generated lint typecheck pytest test examples demo bench bench-smoke clean
+.PHONY: install generate golden check-generated lint typecheck pytest test examples demo bench bench-smoke clean
 
 install:
 	python3 -m venv .venv
@@ -31,6 +31,11 @@ generate:
 
 check-generated:
 	$(PY) -m codegen --check
+
+# After a deliberate generator change: rewrite the golden record (tests/test_codegen_golden.py).
+FIXTURE = tests/codegen_fixture
+golden:
+	$(PY) -m codegen --specs $(FIXTURE)/specs --out $(FIXTURE)/golden --docs $(FIXTURE)/golden/README.md
 
 examples:
 	$(PY) -m codegen.extract_examples --docs ../shared/docs --out specs/examples

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .render import render
 from .spec import Platform, Specs
 
 # Success examples the docs got wrong (tests/test_doc_examples.py records the same ones).
@@ -54,20 +55,12 @@ def pick(specs: Specs, platform: Platform) -> dict[str, Any]:
     return picked
 
 
-def module(specs: Specs, platform: Platform, header: str) -> str:
+def module(specs: Specs, platform: Platform) -> str:
     picked = pick(specs, platform)
-    out = [
-        header,
-        '"""Success response examples of the doc pages, by endpoint (the sandbox answers with them)."""',
-        "",
-        "from typing import Any",
-        "",
-        "RESPONSES: dict[str, Any] = {",
-    ]
-    for key, body in picked.items():
-        out.append(f"    {key!r}: {_literal(body)},")
-    out.append("}")
-    return "\n".join(out) + "\n"
+    return render(
+        "doc_responses.py.jinja",
+        responses=[(key, _literal(body)) for key, body in picked.items()],
+    )
 
 
 def _literal(value: Any) -> str:

@@ -34,6 +34,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -389,11 +390,19 @@ def _plain_extent(text: str, pos: int, inline: bool) -> int:
     first_end = len(text) if nl < 0 else nl
     if inline:
         return first_end
-    end = first_end
-    off = first_end + 1
-    for ln in text[first_end + 1 :].split("\n"):
+    code = re.compile(r"[{}()\[\];=<>\\\"']")
+    return _code_lines_end(text, first_end + 1, len(text), first_end, code.search)
+
+
+def _code_lines_end(
+    text: str, start: int, stop: int, end: int, looks_like_code: Callable[[str], object]
+) -> int:
+    """End of the last non-blank line of text[start:stop] before the first non-blank line
+    that does not look like code (`end` if there is none)."""
+    off = start
+    for ln in text[start:stop].split("\n"):
         st = ln.strip()
-        if st and not re.search(r"[{}()\[\];=<>\\\"']", st):
+        if st and not looks_like_code(st):
             break
         off += len(ln) + 1
         if st:
@@ -511,16 +520,8 @@ def _inline_curl_extent(text: str, pos: int) -> int:
 def _unbalanced_end(text: str, pos: int, limit: int) -> int:
     """For an unbalanced line-based JSON block: stop before the first line that
     does not look like JSON."""
-    off = pos
-    end = pos
-    for ln in text[pos:limit].split("\n"):
-        s = ln.strip()
-        if s and not re.match(r'^(?:[{}\[\]",:]|//|-?\d|true|false|null|x{3})', s):
-            break
-        off += len(ln) + 1
-        if s:
-            end = off - 1
-    return end
+    json_line = re.compile(r'^(?:[{}\[\]",:]|//|-?\d|true|false|null|x{3})')
+    return _code_lines_end(text, pos, limit, pos, json_line.match)
 
 
 # --------------------------------------------------------------------------

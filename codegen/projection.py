@@ -8,9 +8,11 @@ Two projections per platform:
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+import msgspec
+
+from .language import Schema
 from .spec import Endpoint, Platform, camel
 
 ENVELOPE_BASES = {
@@ -20,12 +22,22 @@ ENVELOPE_BASES = {
 }
 
 
-def _describe(schema: dict[str, Any], *, relaxed: bool) -> str | None:
-    text = schema.get("description")
+# Request constraints: the spec's key → JSON Schema's.
+CONSTRAINTS = {
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "min_length": "minLength",
+    "max_length": "maxLength",
+    "pattern": "pattern",
+}
+
+
+def _describe(schema: Schema, *, relaxed: bool) -> str | None:
+    text = schema.description
     parts = [str(text)] if text else []
-    if relaxed and "enum" in schema:
-        parts.append("Known values: " + ", ".join(map(str, schema["enum"])) + ".")
-    if schema.get("deprecated"):
+    if relaxed and schema.enum is not None:
+        parts.append("Known values: " + ", ".join(map(str, schema.enum)) + ".")
+    if schema.deprecated:
         parts.append("Deprecated.")
     return " ".join(parts) or None
 
@@ -41,7 +53,7 @@ class Projector:
     # -- schemas ---------------------------------------------------------------
     def ref(self, name: str) -> dict[str, Any]:
         schema = self.platform.schemas[name]
-        if not self.strict and schema.get("open"):
+        if not self.strict and schema.open:
             return {"customTypePath": f"{self.open_module}.{name}"}
         if name not in self.defs and name not in self._pending:
             self._pending.append(name)
@@ -50,48 +62,10 @@ class Projector:
             self._pending.remove(name)
         return {"$ref": f"#/definitions/{name}"}
 
-    def node(self, schema: dict[str, Any], owner: str, *, member: bool = False) -> dict[str, Any]:
-        if "ref" in schema:
-            out = self.ref(schema["ref"])
-        else:
-            kind = schema["type"]
-            if kind == "any":
-                out = {}
-            elif kind == "array":
-                out = {"type": "array", "items": self.node(schema["items"], owner + "Item")}
-                if self.strict:
-                    if "min_items" in schema:
-                        out["minItems"] = schema["min_items"]
-                    if "max_items" in schema:
-                        out["maxItems"] = schema["max_items"]
-            elif kind == "object":
-                if schema.get("properties"):
-                    # Inline objects get a stable name instead of datamodel-codegen's Data1, Data2…
-                    self.defs[owner] = self.object(schema, owner)
-                    out = {"$ref": f"#/definitions/{owner}"}
-                elif "additional" in schema:
-                    out = {
-                        "type": "object",
-                        "additionalProperties": self.node(schema["additional"], owner + "Value"),
-                    }
-                else:
-                    out = {"type": "object", "additionalProperties": {}}
-            else:
-                out = {"type": kind}
-                if self.strict:
-                    if "enum" in schema:
-                        out["enum"] = list(schema["enum"])
-                    for ours, theirs in (
-                        ("minimum", "minimum"),
-                        ("maximum", "maximum"),
-                        ("min_length", "minLength"),
-                        ("max_length", "maxLength"),
-                        ("pattern", "pattern"),
-                    ):
-                        if ours in schema:
-                            out[theirs] = schema[ours]
+    def node(self, schema: Schema, owner: str, *, member: bool = False) -> dict[str, Any]:
+        out = self.ref(schema.ref) if schema.ref is not None else self.shape(schema, owner)
         # Responses tolerate null in any member; array items stay as documented.
-        nullable = schema.get("nullable") or (member and not self.strict)
+        nullable = schema.nullable or (member and not self.strict)
         if nullable and out != {}:
             out = {"anyOf": [out, {"type": "null"}]}
         text = _describe(schema, relaxed=not self.strict)
@@ -103,8 +77,40 @@ class Projector:
             )
         return out
 
-    def object(self, schema: dict[str, Any], name: str, base: str | None = None) -> dict[str, Any]:
-        props = schema.get("properties", {})
+    def shape(self, schema: Schema, owner: str) -> dict[str, Any]:
+        """The JSON Schema of a `type` (not `ref`) schema, without null or description."""
+        if schema.type == "any":
+            return {}
+        if schema.type == "array" and schema.items is not None:
+            out: dict[str, Any] = {
+                "type": "array",
+                "items": self.node(schema.items, owner + "Item"),
+            }
+            if self.strict and schema.min_items is not None:
+                out["minItems"] = schema.min_items
+            if self.strict and schema.max_items is not None:
+                out["maxItems"] = schema.max_items
+            return out
+        if schema.type == "object":
+            if schema.properties:
+                # Inline objects get a stable name instead of datamodel-codegen's Data1, Data2…
+                self.defs[owner] = self.object(schema, owner)
+                return {"$ref": f"#/definitions/{owner}"}
+            values = (
+                {} if schema.additional is None else self.node(schema.additional, owner + "Value")
+            )
+            return {"type": "object", "additionalProperties": values}
+        scalar: dict[str, Any] = {"type": schema.type}
+        if self.strict:
+            if schema.enum is not None:
+                scalar["enum"] = list(schema.enum)
+            for ours, theirs in CONSTRAINTS.items():
+                if getattr(schema, ours) is not None:
+                    scalar[theirs] = getattr(schema, ours)
+        return scalar
+
+    def object(self, schema: Schema, name: str, base: str | None = None) -> dict[str, Any]:
+        props = schema.properties
         out: dict[str, Any] = {
             "type": "object",
             "properties": {
@@ -112,30 +118,30 @@ class Projector:
             },
         }
         if self.strict:
-            required = [key for key, sub in props.items() if sub.get("required")]
+            required = [key for key, sub in props.items() if sub.required]
             if required:
                 out["required"] = required
-        if schema.get("description"):
-            out["description"] = schema["description"]
+        if schema.description:
+            out["description"] = schema.description
         if base:
             out["customBasePath"] = base
         return out
 
     # -- endpoints -------------------------------------------------------------
     def request(self, ep: Endpoint) -> None:
-        schema = {
-            "type": "object",
-            "description": f"Arguments of {ep.group}.{ep.name}: {ep.summary}",
-            "properties": {p.name: p.schema for p in ep.params},
-        }
+        schema = Schema(
+            type="object",
+            description=f"Arguments of {ep.group}.{ep.name}: {ep.summary}",
+            properties=dict(ep.params),
+        )
         self.defs[ep.request_name] = self.object(schema, ep.request_name)
 
     def response(self, ep: Endpoint) -> None:
-        schema = {
-            "type": "object",
-            "description": f"Response of {ep.group}.{ep.name}: {ep.summary}",
-            "properties": ep.response,
-        }
+        schema = Schema(
+            type="object",
+            description=f"Response of {ep.group}.{ep.name}: {ep.summary}",
+            properties=ep.response,
+        )
         self.defs[ep.response_name] = self.object(
             schema, ep.response_name, base=ENVELOPE_BASES[ep.envelope]
         )
@@ -154,12 +160,11 @@ def build(platform: Platform, *, strict: bool, open_module: str) -> dict[str, An
             projector.ref(name)
     else:
         for name, schema in platform.schemas.items():
-            if not schema.get("open"):
+            if not schema.open:
                 projector.ref(name)
             else:
                 # The open wrapper's members are typed by the closed Struct behind it.
-                inner = copy.deepcopy(schema)
-                inner.pop("open")
+                inner = msgspec.structs.replace(schema, open=False)
                 projector.defs[name + "Fields"] = projector.object(inner, name + "Fields")
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",

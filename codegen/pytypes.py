@@ -1,85 +1,94 @@
-"""Python annotations for generated method signatures, mirroring projection.py's names."""
+"""Python annotations of spec schemas, mirroring projection.py's class names.
+
+One walk serves both sides: request arguments (nested Structs also accept plain
+mappings, enums are Literals, binary strings are files) and response values (as the
+response models decode them; open schemas are their lossless wrappers).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
+from .language import Schema
 from .spec import Platform, camel
 
+SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
 
-def annotation(schema: dict[str, Any], owner: str, platform: Platform, *, mod: str) -> str:
-    """Annotation of an argument: nested Structs also accept plain mappings."""
-    if "ref" in schema:
-        text = f"{mod}.{schema['ref']} | Mapping[str, Any]"
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one side of the API spells a schema."""
+
+    struct_module: str  # where Structs of the schemas live
+    sequence: str
+    mapping: str
+    accepts_mappings: bool  # requests: a Struct argument may be a plain mapping
+    open_prefix: str | None = None  # responses: module of the open wrappers
+
+
+REQUEST = Dialect("rq", "Sequence", "Mapping", accepts_mappings=True)
+RESPONSE = Dialect("m", "list", "dict", accepts_mappings=False, open_prefix="blocks.")
+# Inside blocks.py the open wrappers are local names.
+RESPONSE_IN_BLOCKS = Dialect("m", "list", "dict", accepts_mappings=False, open_prefix="")
+
+
+def python_type(schema: Schema, owner: str, platform: Platform, dialect: Dialect) -> str:
+    """The annotation of `schema`; `owner` names the Struct an inline object became."""
+    if schema.ref is not None:
+        text = _struct(schema.ref, platform.schemas[schema.ref].open, dialect)
+    elif schema.type == "any":
+        return "Any"
+    elif schema.type == "array" and schema.items is not None:
+        item = python_type(schema.items, owner + "Item", platform, dialect)
+        text = f"{dialect.sequence}[{item}]"
+    elif schema.type == "object":
+        text = _object(schema, owner, platform, dialect)
+    elif dialect.accepts_mappings and schema.type == "string" and schema.format == "binary":
+        text = "FileInput"
+    elif dialect.accepts_mappings and schema.enum is not None:
+        text = "Literal[" + ", ".join(repr(v) for v in schema.enum) + "]"
     else:
-        kind = schema["type"]
-        if kind == "any":
-            return "Any"
-        if kind == "array":
-            text = f"Sequence[{annotation(schema['items'], owner + 'Item', platform, mod=mod)}]"
-        elif kind == "object":
-            if schema.get("properties"):
-                text = f"{mod}.{owner} | Mapping[str, Any]"
-            elif "additional" in schema:
-                inner = annotation(schema["additional"], owner + "Value", platform, mod=mod)
-                text = f"Mapping[str, {inner}]"
-            else:
-                text = "Mapping[str, Any]"
-        elif kind == "string" and schema.get("format") == "binary":
-            text = "FileInput"
-        elif "enum" in schema:
-            text = "Literal[" + ", ".join(repr(v) for v in schema["enum"]) + "]"
-        else:
-            text = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}[kind]
-    if schema.get("nullable"):
-        text += " | None"
-    return text
+        text = SCALARS[str(schema.type)]
+    return text + " | None" if schema.nullable else text
 
 
-def response_type(
-    schema: dict[str, Any], owner: str, platform: Platform, *, open_prefix: str = "blocks."
-) -> str:
-    """Annotation of a value as the response models decode it (open schemas → their wrappers)."""
-    if "ref" in schema:
-        name = schema["ref"]
-        text = f"{open_prefix}{name}" if platform.schemas[name].get("open") else f"m.{name}"
-    else:
-        kind = schema["type"]
-        if kind == "any":
-            return "Any"
-        if kind == "array":
-            text = f"list[{response_type(schema['items'], owner + 'Item', platform, open_prefix=open_prefix)}]"
-        elif kind == "object" and schema.get("properties"):
-            text = f"m.{owner}"
-        elif kind == "object" and "additional" in schema:
-            text = f"dict[str, {response_type(schema['additional'], owner + 'Value', platform, open_prefix=open_prefix)}]"
-        elif kind == "object":
-            text = "dict[str, Any]"
-        else:
-            text = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}[kind]
-    return text + " | None" if schema.get("nullable") else text
+def _struct(name: str, is_open: bool, dialect: Dialect) -> str:
+    if dialect.accepts_mappings:
+        return f"{dialect.struct_module}.{name} | Mapping[str, Any]"
+    if is_open and dialect.open_prefix is not None:
+        return dialect.open_prefix + name
+    return f"{dialect.struct_module}.{name}"
 
 
-def response_item_type(schema: dict[str, Any], owner: str, platform: Platform) -> str:
+def _object(schema: Schema, owner: str, platform: Platform, dialect: Dialect) -> str:
+    if schema.properties:
+        return _struct(owner, False, dialect)
+    if schema.additional is not None:
+        value = python_type(schema.additional, owner + "Value", platform, dialect)
+        return f"{dialect.mapping}[str, {value}]"
+    return f"{dialect.mapping}[str, Any]"
+
+
+def response_item_type(schema: Schema, owner: str, platform: Platform) -> str:
     """The type a paginator yields: the element of the items array in the response model."""
-    if schema.get("type") == "array":
-        return response_type(schema["items"], owner + "Item", platform)
-    return response_type(schema, owner, platform)
+    if schema.type == "array" and schema.items is not None:
+        return python_type(schema.items, owner + "Item", platform, RESPONSE)
+    return python_type(schema, owner, platform, RESPONSE)
 
 
 def resolve_items(
-    ep_response: dict[str, Any], dotted: str, owner: str, platform: Platform
-) -> dict[str, Any]:
-    """Follow a dotted path (data.list) through the response schema; returns the array schema."""
+    response: dict[str, Schema], dotted: str, owner: str, platform: Platform
+) -> tuple[Schema, str]:
+    """Follow a dotted path (data.list) through the response: (the array schema, its owner)."""
     parts = dotted.split(".")
-    schema = ep_response[parts[0]]
+    schema = response[parts[0]]
     owner = owner + camel(parts[0])
     for part in parts[1:]:
-        if "ref" in schema:
-            owner = schema["ref"]
-            schema = platform.schemas[schema["ref"]]
-        schema = schema["properties"][part]
+        if schema.ref is not None:
+            owner = schema.ref
+            schema = platform.schemas[schema.ref]
+        schema = schema.properties[part]
         owner = owner + camel(part)
-    if schema.get("type") != "array" and "ref" not in schema:
+    if schema.type != "array" and schema.ref is None:
         raise ValueError(f"{dotted} is not an array")
-    return {"schema": schema, "owner": owner}
+    return schema, owner
