@@ -127,7 +127,7 @@ def api_module(platform: Platform) -> str:
         out += [
             "",
             f"class {camel(group)}API(GroupAPI):",
-            f'    """``client.{group}``: endpoints from specs/{platform.name}/{group}.yaml."""',
+            f'    """``client.{group}``: endpoints from {_spec_files(groups[group])}."""',
             "",
         ]
         for ep in groups[group]:
@@ -147,7 +147,11 @@ def api_module(platform: Platform) -> str:
             args = "{" + ", ".join(f"{p.name!r}: {p.py_name}" for p in ep.params) + "}"
             if ep.pagination:
                 found = resolve_items(
-                    ep.response, ep.pagination["items"], ep.response_name, platform
+                    ep.response,
+                    ep.pagination["items"],
+                    ep.response_name,
+                    platform,
+                    single_ok=ep.pagination["style"] == "search_after",
                 )
                 item = response_item_type(found["schema"], found["owner"], platform)
                 ret, call, prefix = (
@@ -183,11 +187,16 @@ def api_module(platform: Platform) -> str:
         out += [
             "    @cached_property",
             f"    def {group}(self) -> {camel(group)}API:",
-            f'        """Endpoints of specs/{platform.name}/{group}.yaml."""',
+            f'        """Endpoints of {_spec_files(groups[group])}."""',
             f"        return {camel(group)}API(self)",
             "",
         ]
     return "\n".join(out) + "\n"
+
+
+def _spec_files(endpoints: list[Endpoint]) -> str:
+    # A group may span several spec files (e.g. comments.yaml and comments_vendor.yaml).
+    return " and ".join(dict.fromkeys(f"specs/{ep.source}" for ep in endpoints))
 
 
 def ep_const(ep: Endpoint) -> str:
@@ -232,7 +241,7 @@ def endpoints_module(platform: Platform, specs: Specs) -> str:
                         "has_more",
                     )
                 )
-                + ")"
+                + f", carry={tuple((pg.get('carry') or {}).items())!r})"
             )
         const = ep_const(ep)
         names.append(const)
@@ -421,15 +430,22 @@ def readme_with_endpoints(readme: str, specs: Specs) -> str:
         start,
         "",
         f"{len(specs.all_endpoints())} endpoints, by client and group "
-        "(generated from specs/; the doc column is the vendor page).",
+        "(generated from specs/; the doc column is the vendor page, or the vendor SDK method "
+        "where no page exists).",
         "",
     ]
     for plat, platform in specs.platforms.items():
         client = "ProjectClient" if plat == "project" else "OpenClient"
-        lines += [f"### {client}", "", "| method | endpoint | summary | doc |", "|---|---|---|---|"]
+        lines += [
+            f"### {client}",
+            "",
+            "| method | endpoint | summary | doc | source |",
+            "|---|---|---|---|---|",
+        ]
         for ep in sorted(platform.endpoints, key=lambda e: (e.group, e.name)):
             lines.append(
-                f"| `{ep.group}.{ep.name}` | `{ep.method} {ep.path}` | {ep.summary} | {ep.doc} |"
+                f"| `{ep.group}.{ep.name}` | `{ep.method} {ep.path}` | {ep.summary} | {ep.doc} "
+                f"| {ep.doc_source} |"
             )
         lines.append("")
     lines.append(end)

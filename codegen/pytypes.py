@@ -68,9 +68,17 @@ def response_item_type(schema: dict[str, Any], owner: str, platform: Platform) -
 
 
 def resolve_items(
-    ep_response: dict[str, Any], dotted: str, owner: str, platform: Platform
+    ep_response: dict[str, Any],
+    dotted: str,
+    owner: str,
+    platform: Platform,
+    *,
+    single_ok: bool = False,
 ) -> dict[str, Any]:
-    """Follow a dotted path (data.list) through the response schema; returns the array schema."""
+    """Follow a dotted path (data.list) through the response schema; returns the array schema.
+
+    ``single_ok``: the member may be one value per page (search_after pages of a string).
+    """
     parts = dotted.split(".")
     schema = ep_response[parts[0]]
     owner = owner + camel(parts[0])
@@ -80,6 +88,6 @@ def resolve_items(
             schema = platform.schemas[schema["ref"]]
         schema = schema["properties"][part]
         owner = owner + camel(part)
-    if schema.get("type") != "array" and "ref" not in schema:
+    if schema.get("type") != "array" and "ref" not in schema and not single_ok:
         raise ValueError(f"{dotted} is not an array")
     return {"schema": schema, "owner": owner}

@@ -71,9 +71,19 @@ PAGINATION_KEYS = {
     "cursor_param",
     "next_cursor",
     "has_more",
+    "carry",
 }
 RESERVED_PARAMS = {"request_options", "self"}
+# What each pagination style needs: page numbers, a cursor parameter, or (search_after) every
+# `carry` member copied from one page's response into the next request (search_after / pit).
+PAGINATION_NEEDS = {
+    "page": {"page_param", "size_param", "items"},
+    "cursor": {"cursor_param", "next_cursor", "items"},
+    "search_after": {"carry", "items"},
+}
 VARIANTS_BY_KEYS = {"field", "variants", "restricts"}
+# endpoints.tsv `source`: an endpoint with no doc page names the vendor SDK method in `doc`.
+DOC_PAGE, VENDOR_SDK, VENDOR_SDK_DOC = "doc page", "vendor SDK", "vendor-sdk:"
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -118,6 +128,11 @@ class Endpoint:
     notes: list[str]
     multipart: bool = False
     download: bool = False
+
+    @property
+    def doc_source(self) -> str:
+        """Where the endpoint's facts come from: its `doc` names a vendor SDK method or a doc page."""
+        return VENDOR_SDK if self.doc.startswith(VENDOR_SDK_DOC) else DOC_PAGE
 
     @property
     def class_prefix(self) -> str:
@@ -265,6 +280,21 @@ def _check_restricts(schema: dict[str, Any], where: str) -> None:
                 )
 
 
+def _check_carry(
+    carry: Any, where: str, params: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """`carry` maps a dotted request path to the dotted response path whose value it takes."""
+    if carry is None:
+        return
+    if not isinstance(carry, dict) or not carry:
+        raise _fail(where, "must be a non-empty mapping of request path → response path")
+    for request_path, response_path in carry.items():
+        if request_path.split(".")[0] not in params:
+            raise _fail(where, f"{request_path!r} does not start with a parameter")
+        if not isinstance(response_path, str) or response_path.split(".")[0] not in response:
+            raise _fail(where, f"{response_path!r} is not in the response")
+
+
 def _check_endpoint(
     ep: dict[str, Any],
     where: str,
@@ -332,12 +362,9 @@ def _check_endpoint(
         if extra:
             raise _fail(where + ".pagination", f"unknown key(s) {sorted(extra)}")
         style = pag.get("style")
-        if style == "page":
-            need = {"page_param", "size_param", "items"}
-        elif style == "cursor":
-            need = {"cursor_param", "next_cursor", "items"}
-        else:
-            raise _fail(where + ".pagination.style", "must be page or cursor")
+        need = PAGINATION_NEEDS.get(style)
+        if need is None:
+            raise _fail(where + ".pagination.style", f"must be one of {sorted(PAGINATION_NEEDS)}")
         if need - set(pag):
             raise _fail(where + ".pagination", f"style {style} needs {sorted(need - set(pag))}")
         for key in ("page_param", "size_param", "cursor_param"):
@@ -345,6 +372,7 @@ def _check_endpoint(
                 raise _fail(f"{where}.pagination.{key}", f"{pag[key]!r} is not a parameter")
         if pag["items"].split(".")[0] not in response:
             raise _fail(where + ".pagination.items", f"{pag['items']!r} is not in the response")
+        _check_carry(pag.get("carry"), where + ".pagination.carry", params, response)
     for code in ep.get("errors") or []:
         if code not in codes:
             raise _fail(where + ".errors", f"code {code} is missing from errors.yaml")
@@ -463,15 +491,27 @@ def load(root: Path) -> Specs:
             raise _fail(
                 plat, f"schema names clash with generated request/response names: {sorted(clash)}"
             )
-    listed = {(r["platform"], r["method"], r["path"]) for r in rows}
-    specced = {(p, e.method, e.path) for p, pl in platforms.items() for e in pl.endpoints}
-    if listed != specced:
-        missing = sorted(listed - specced)
-        extra = sorted(specced - listed)
+    _check_listed(rows, platforms)
+    return Specs(
+        root=root, platforms=platforms, rate_limits=rate_limits, errors=errors, endpoint_rows=rows
+    )
+
+
+def _check_listed(rows: list[dict[str, str]], platforms: dict[str, Platform]) -> None:
+    """endpoints.tsv and the specs name the same endpoints, each with the same source."""
+    listed = {(r["platform"], r["method"], r["path"]): r.get("source") for r in rows}
+    specced = {(p, e.method, e.path): e for p, pl in platforms.items() for e in pl.endpoints}
+    if listed.keys() != specced.keys():
+        missing = sorted(listed.keys() - specced.keys())
+        extra = sorted(specced.keys() - listed.keys())
         raise _fail(
             "endpoints.tsv",
             f"specs and the endpoint list differ: missing {missing}, not listed {extra}",
         )
-    return Specs(
-        root=root, platforms=platforms, rate_limits=rate_limits, errors=errors, endpoint_rows=rows
+    wrong = sorted(
+        f"{key[1]} {key[2]}: listed {listed[key]!r}, spec doc says {ep.doc_source!r}"
+        for key, ep in specced.items()
+        if listed[key] != ep.doc_source
     )
+    if wrong:
+        raise _fail("endpoints.tsv", "the source column disagrees with the specs: " + "; ".join(wrong))

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
 from msgspec import UNSET
 
-from aiofeishu.errors import ResultLimitError
+from aiofeishu.errors import FeishuError, ResultLimitError
 
 if TYPE_CHECKING:
     from aiofeishu._client import BaseClient, Prepared
@@ -77,6 +78,39 @@ def _attr_path(obj: Any, dotted: str) -> Any:
     return obj
 
 
+def _page_items(page: Any, dotted: str) -> list[Any]:
+    """A page's items; a page whose items member is one value (not a list) holds just that value."""
+    found = _attr_path(page, dotted)
+    if found is None or found is UNSET:
+        return []
+    return found if isinstance(found, list) else [found]
+
+
+def _with_value(args: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``args[a][b]...`` for the dotted path ``a.b...``; a Struct argument becomes a plain dict."""
+    top, *rest = dotted.split(".")
+    if not rest:
+        args[top] = value
+        return
+    current = args.get(top, UNSET)
+    node: dict[str, Any] = {} if current is UNSET else dict(msgspec.to_builtins(current))
+    args[top] = node
+    for part in rest[:-1]:
+        node[part] = node = dict(node.get(part) or {})
+    node[rest[-1]] = value
+
+
+def _carry(args: dict[str, Any], page: Any, carry: tuple[tuple[str, str], ...]) -> bool:
+    """Copy the page's search_after / pit into the next request; False when there is no next page."""
+    values = [_attr_path(page, response_path) for _, response_path in carry]
+    if values[0] in (None, "", UNSET):  # the first carried member is the cursor itself
+        return False
+    for (request_path, _), value in zip(carry, values, strict=True):
+        if value not in (None, UNSET):
+            _with_value(args, request_path, value)
+    return True
+
+
 class Paginated(Generic[R, T]):
     """Result of a paged endpoint: ``await`` it for one page, ``async for`` it for every item.
 
@@ -107,7 +141,7 @@ class Paginated(Generic[R, T]):
         spec = self._endpoint.pagination
         assert spec is not None
         async for page in self.pages():
-            for item in _attr_path(page, spec.items) or ():
+            for item in _page_items(page, spec.items):
                 yield item
 
     async def pages(self) -> AsyncIterator[R]:
@@ -116,6 +150,7 @@ class Paginated(Generic[R, T]):
         args = dict(self._args)
         prepared = self._first
         seen = 0
+        previous: list[Any] | None = None  # search_after: the last cursor, to refuse a loop
         if spec.style == "page":
             assert spec.page_param and spec.size_param
             if args.get(spec.size_param, UNSET) is UNSET and spec.max_page_size:
@@ -126,7 +161,7 @@ class Paginated(Generic[R, T]):
             prepared = self._client._prepare(self._endpoint, args)
         while True:
             page = await self._client._send(prepared, self._options)
-            items = _attr_path(page, spec.items) or []
+            items = _page_items(page, spec.items)
             total = _attr_path(page, spec.total) if spec.total else None
             if seen == 0 and spec.max_total and isinstance(total, int) and total > spec.max_total:
                 raise ResultLimitError(
@@ -144,6 +179,15 @@ class Paginated(Generic[R, T]):
                         f"{self._endpoint.key}: reached the {spec.max_total}-result cap with more to come; narrow the filter"
                     )
                 args[spec.page_param] = args[spec.page_param] + 1  # type: ignore[index]
+            elif spec.style == "search_after":
+                before = [_attr_path(page, path) for _, path in spec.carry]
+                if not items or not _carry(args, page, spec.carry):
+                    return
+                if before == previous:
+                    raise FeishuError(
+                        f"{self._endpoint.key}: the same search_after cursor came back twice; stopping instead of looping"
+                    )
+                previous = before
             else:
                 cursor = _attr_path(page, spec.next_cursor) if spec.next_cursor else None
                 more = _attr_path(page, spec.has_more) if spec.has_more else bool(items)
