@@ -1,7 +1,7 @@
 PY ?= .venv/bin/python
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install generate check-generated lint typecheck pytest test examples demo bench bench-smoke clean
+.PHONY: install generate check-generated vendor-examples lint typecheck pytest test examples demo bench bench-smoke clean
 
 install:
 	python3 -m venv .venv
@@ -34,6 +34,10 @@ check-generated:
 
 examples:
 	$(PY) -m codegen.extract_examples --docs ../shared/docs --out specs/examples
+
+# Examples of the endpoints only the vendor SDKs know, from their type trees (specs/vendor-sdk).
+vendor-examples:
+	$(PY) -m codegen.vendor_examples
 
 lint:
 	$(PY) -m ruff check src codegen tests examples benchmarks

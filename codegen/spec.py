@@ -280,9 +280,7 @@ def _check_restricts(schema: dict[str, Any], where: str) -> None:
                 )
 
 
-def _check_carry(
-    carry: Any, where: str, params: dict[str, Any], response: dict[str, Any]
-) -> None:
+def _check_carry(carry: Any, where: str, params: dict[str, Any], response: dict[str, Any]) -> None:
     """`carry` maps a dotted request path to the dotted response path whose value it takes."""
     if carry is None:
         return
@@ -514,4 +512,6 @@ def _check_listed(rows: list[dict[str, str]], platforms: dict[str, Platform]) ->
         if listed[key] != ep.doc_source
     )
     if wrong:
-        raise _fail("endpoints.tsv", "the source column disagrees with the specs: " + "; ".join(wrong))
+        raise _fail(
+            "endpoints.tsv", "the source column disagrees with the specs: " + "; ".join(wrong)
+        )

@@ -27,7 +27,9 @@ def test_every_listed_endpoint_exists_once_and_nothing_else() -> None:
     assert len(ours) == len(set(ours)), "an endpoint is specced twice"
     assert sorted(listed - set(ours)) == [], "endpoints missing from the SDK"
     assert sorted(set(ours) - listed) == [], "endpoints not in the vendor list"
-    assert len(ours) == 135  # 132 Feishu Project (87 on the docs' list + 45 only in the vendor SDKs) + 3 Open Platform
+    assert (
+        len(ours) == 135
+    )  # 132 Feishu Project (87 on the docs' list + 45 only in the vendor SDKs) + 3 Open Platform
     assert sum(e.platform == "project" for e in (*PROJECT_ENDPOINTS, *OPEN_ENDPOINTS)) == 132
 
 
@@ -58,7 +60,9 @@ def test_the_source_column_says_where_each_endpoint_comes_from() -> None:
     assert set(sources.values()) == {"doc page", "vendor SDK"}
     assert sum(s == "vendor SDK" for s in sources.values()) == 45
     for e in (*PROJECT_ENDPOINTS, *OPEN_ENDPOINTS):
-        assert (sources[(e.method, e.path)] == "vendor SDK") == e.doc.startswith("vendor-sdk:"), e.key
+        assert (sources[(e.method, e.path)] == "vendor SDK") == e.doc.startswith("vendor-sdk:"), (
+            e.key
+        )
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,10 @@ class State:
     progress_records: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[str, str] = field(default_factory=dict)
+    # endpoints only the vendor SDKs know (handlers in _vendor_state.py)
+    flow_roles: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    story_relations: dict[int, set[int]] = field(default_factory=dict)
+    file_comments: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Seeded, so the same script gets the same ids run after run.
