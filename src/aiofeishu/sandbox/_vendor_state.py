@@ -11,7 +11,15 @@ import copy
 from typing import Any
 
 from aiofeishu.project.doc_responses import RESPONSES
-from aiofeishu.sandbox._state import ApiFailure, Call, State, _page, _public, handles, now_ms
+from aiofeishu.sandbox._state import (
+    ApiFailure,
+    Call,
+    State,
+    _public,
+    add_comment,
+    comment_page,
+    handles,
+)
 
 # -- flow roles: create / update / delete, seen by config.list_roles ----------------------
 
@@ -100,27 +108,15 @@ def query_story_relations(state: State, call: Call) -> Any:
 
 @handles("comments.create_file_comment")
 def create_file_comment(state: State, call: Call) -> Any:
-    item = state.work_item(call)
     token = call.get("file_token")
     name, content = state.files.get(token, (token, b""))
-    cid = state.new_id()
-    state.file_comments[cid] = {
-        "id": cid,
-        "work_item_id": item["id"],
-        "work_item_type_key": item["work_item_type_key"],
-        "created_at": now_ms(),
-        "operator": call.user_key,
-        "comment_file": {"file_token": token, "file_name": name, "file_size": len(content)},
-    }
-    return cid
+    comment_file = {"file_token": token, "file_name": name, "file_size": len(content)}
+    return add_comment(state, call, state.file_comments, comment_file=comment_file)
 
 
 @handles("comments.list_file_comments")
 def list_file_comments(state: State, call: Call) -> Any:
-    item = state.work_item(call)
-    mine = [c for c in state.file_comments.values() if c["work_item_id"] == item["id"]]
-    page, pagination = _page(call, mine, 10)
-    return page, {"pagination": pagination}
+    return comment_page(state, call, state.file_comments)
 
 
 # -- universal search: work items in search_after pages ------------------------------------
