@@ -1,7 +1,7 @@
 PY ?= .venv/bin/python
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install generate golden check-generated lint typecheck pytest test examples demo bench bench-smoke clean
+.PHONY: install generate golden check-generated vendor-examples lint typecheck pytest test examples demo bench bench-smoke clean
 
 install:
 	python3 -m venv .venv
@@ -39,6 +39,10 @@ golden:
 
 examples:
 	$(PY) -m codegen.extract_examples --docs ../shared/docs --out specs/examples
+
+# Examples of the endpoints only the vendor SDKs know, from their type trees (specs/vendor-sdk).
+vendor-examples:
+	$(PY) -m codegen.vendor_examples
 
 lint:
 	$(PY) -m ruff check src codegen tests examples benchmarks

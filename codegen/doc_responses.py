@@ -2,7 +2,8 @@
 
 The sandbox answers endpoints it does not model with the page's own example, so the
 examples are picked here, once, by the same rules the doc-example tests use: the page's
-only endpoint, or the endpoint whose path is the example's label.
+only endpoint, or the endpoint whose path is the example's label. Endpoints with no page
+(only the vendor SDKs know them) answer with the example built from the SDK's types.
 """
 
 from __future__ import annotations
@@ -42,7 +43,15 @@ def pick(specs: Specs, platform: Platform) -> dict[str, Any]:
     for ep in specs.all_endpoints():
         page_endpoints.setdefault(ep.doc, []).append(ep)
     picked: dict[str, Any] = {}
+    vendor = specs.root / "vendor-sdk" / "examples"
     for ep in sorted(platform.endpoints, key=lambda e: (e.group, e.name)):
+        built = vendor / f"{ep.group}.{ep.name}.json"
+        if ep.doc_source == "vendor SDK" and built.exists():
+            # no page: the example built from the vendor SDK's types (codegen/vendor_examples.py)
+            picked[f"{ep.group}.{ep.name}"] = json.loads(built.read_text(encoding="utf-8"))[
+                "response"
+            ]
+            continue
         for example in by_page.get(ep.doc, []):
             if example["kind"] != "response" or example["id"] in SKIP:
                 continue

@@ -110,7 +110,13 @@ def _method(ep: Endpoint, platform: Platform) -> dict[str, Any]:
     ]
     wire = "{" + ", ".join(f"{n!r}: {py_name(n)}" for n in ep.params) + "}"
     if ep.pagination:
-        schema, owner = resolve_items(ep.response, ep.pagination.items, ep.response_name, platform)
+        schema, owner = resolve_items(
+            ep.response,
+            ep.pagination.items,
+            ep.response_name,
+            platform,
+            single_ok=ep.pagination.style == "search_after",
+        )
         item = response_item_type(schema, owner, platform)
         returns, call = f"Paginated[m.{ep.response_name}, {item}]", "self._paginate"
     elif ep.download:
@@ -142,6 +148,8 @@ def api_module(platform: Platform) -> str:
                 "name": name,
                 "cls": camel(name) + "API",
                 "methods": [_method(ep, platform) for ep in groups[name]],
+                # a group may span several spec files (comments.yaml, comments_vendor.yaml)
+                "files": " and ".join(dict.fromkeys(f"specs/{ep.source}" for ep in groups[name])),
             }
             for name in sorted(groups)
         ],

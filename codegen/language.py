@@ -177,6 +177,7 @@ class Param(Schema, kw_only=True):
 PAGINATION_STYLES = {
     "page": ("page_param", "size_param"),
     "cursor": ("cursor_param", "next_cursor"),
+    "search_after": ("carry",),
 }
 # The runtime's PageSpec is the one statement of the pagination keys; only their meaning is
 # here. By name: a key ending in `_param` names a parameter; `style` and the `max_` numbers
@@ -192,6 +193,10 @@ PAGINATION_MEANINGS = {
     "cursor_param": "style cursor: the parameter carrying the cursor",
     "next_cursor": "style cursor: dotted response path of the next cursor",
     "has_more": "optional dotted response path of the has-more flag",
+    "carry": (
+        "style search_after: [[request path, response path], …] copied from each page into "
+        "the next request; the first is the cursor (search_after / pit in universal search)"
+    ),
 }
 
 
@@ -363,6 +368,9 @@ class EndpointRow(Spec, kw_only=True):
     path: Annotated[str, key("the path, exactly as the spec writes it")]
     doc: Annotated[str, key("the vendor's page reference")]
     title: Annotated[str, key("the vendor's title")]
+    source: Annotated[
+        Literal["doc page", "vendor SDK"], key("where the endpoint's facts come from")
+    ] = "doc page"
 
 
 # Every file kind, for the generated reference (specs/README.md), in reading order.

@@ -77,9 +77,17 @@ def response_item_type(schema: Schema, owner: str, platform: Platform) -> str:
 
 
 def resolve_items(
-    response: dict[str, Schema], dotted: str, owner: str, platform: Platform
+    response: dict[str, Schema],
+    dotted: str,
+    owner: str,
+    platform: Platform,
+    *,
+    single_ok: bool = False,
 ) -> tuple[Schema, str]:
-    """Follow a dotted path (data.list) through the response: (the array schema, its owner)."""
+    """Follow a dotted path (data.list) through the response: (the array schema, its owner).
+
+    ``single_ok``: the member may be one value per page (search_after pages of a string).
+    """
     parts = dotted.split(".")
     schema = response[parts[0]]
     owner = owner + camel(parts[0])
@@ -89,6 +97,6 @@ def resolve_items(
             schema = platform.schemas[schema.ref]
         schema = schema.properties[part]
         owner = owner + camel(part)
-    if schema.type != "array" and schema.ref is None:
+    if schema.type != "array" and schema.ref is None and not single_ok:
         raise ValueError(f"{dotted} is not an array")
     return schema, owner

@@ -38,6 +38,8 @@ from .language import (
 
 __all__ = ["Endpoint", "Platform", "SpecError", "Specs", "camel", "load", "py_name"]
 RESERVED_PARAMS = {"request_options", "self"}
+# An endpoint with no doc page names the vendor SDK method in `doc` (endpoints.tsv `source`).
+DOC_PAGE, VENDOR_SDK, VENDOR_SDK_DOC = "doc page", "vendor SDK", "vendor-sdk:"
 
 
 class Endpoint(EndpointSpec, kw_only=True):
@@ -68,6 +70,11 @@ class Endpoint(EndpointSpec, kw_only=True):
     def const(self) -> str:
         """The registry constant: endpoints.WORK_ITEMS_FILTER."""
         return f"{self.group}_{self.name}".upper()
+
+    @property
+    def doc_source(self) -> str:
+        """Where the facts come from: a doc page, or (``doc: vendor-sdk: …``) the vendor SDKs."""
+        return VENDOR_SDK if self.doc.startswith(VENDOR_SDK_DOC) else DOC_PAGE
 
 
 @dataclass
@@ -210,6 +217,11 @@ def _check_pagination(ep: EndpointSpec, where: str) -> None:
     missing = [k for k in needs if getattr(pag, k) is None]
     if missing:
         raise fail(where + ".pagination", f"style {pag.style} needs {missing}")
+    for request_path, response_path in pag.carry:
+        if request_path.split(".")[0] not in ep.params:
+            raise fail(f"{where}.pagination.carry", f"{request_path!r} is not a parameter")
+        if response_path.split(".")[0] not in ep.response:
+            raise fail(f"{where}.pagination.carry", f"{response_path!r} is not in the response")
     for key in PAGINATION_MEANINGS:
         value = getattr(pag, key)
         if key == "style" or not isinstance(value, str):
@@ -313,13 +325,26 @@ def _check_errors(errors: ErrorsFile) -> None:
 
 
 def _check_listed(rows: list[EndpointRow], platforms: dict[str, Platform]) -> None:
-    listed = {(r.platform, r.method, r.path) for r in rows}
-    specced = {(p, e.method, e.path) for p, pl in platforms.items() for e in pl.endpoints}
-    if listed != specced:
-        missing, extra = sorted(listed - specced), sorted(specced - listed)
+    """endpoints.tsv and the specs name the same endpoints, each with the same source."""
+    listed: dict[tuple[str, str, str], str] = {
+        (r.platform, r.method, r.path): r.source for r in rows
+    }
+    specced = {(p, e.method, e.path): e for p, pl in platforms.items() for e in pl.endpoints}
+    if listed.keys() != specced.keys():
+        missing = sorted(listed.keys() - specced.keys())
+        extra = sorted(specced.keys() - listed.keys())
         raise fail(
             "endpoints.tsv",
             f"specs and the endpoint list differ: missing {missing}, not listed {extra}",
+        )
+    wrong = sorted(
+        f"{key[1]} {key[2]}: listed {listed[key]!r}, spec doc says {ep.doc_source!r}"
+        for key, ep in specced.items()
+        if listed[key] != ep.doc_source
+    )
+    if wrong:
+        raise fail(
+            "endpoints.tsv", "the source column disagrees with the specs: " + "; ".join(wrong)
         )
 
 

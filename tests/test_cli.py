@@ -65,7 +65,7 @@ async def create_items(sb: Sandbox, n: int, type_key: str = "story") -> list[int
 
 async def test_endpoints_lists_the_registry() -> None:
     code, out, err = await run(None, "endpoints")
-    assert code == 0 and len(out.strip().splitlines()) == 90 and "90 endpoints" in err
+    assert code == 0 and len(out.strip().splitlines()) == 135 and "135 endpoints" in err
     code, out, _ = await run(None, "endpoints", "--group", "okr")
     assert [line.split()[0] for line in out.splitlines()] == [
         "okr.create_progress_record",

@@ -164,13 +164,13 @@ def list_endpoint(root: Path, row: str) -> None:
 
 
 def test_every_listed_endpoint_needs_a_spec(specs_copy: Path) -> None:
-    list_endpoint(specs_copy, "project\tGET\t/open_api/new/thing\tpage 99\tnew")
+    list_endpoint(specs_copy, "project\tGET\t/open_api/new/thing\tpage 99\tnew\tdoc page")
     with pytest.raises(SpecError, match=r"missing \[\('project', 'GET', '/open_api/new/thing'\)\]"):
         load(specs_copy)
 
 
 def test_an_endpoint_list_row_names_its_line(specs_copy: Path) -> None:
-    list_endpoint(specs_copy, "projekt\tGET\t/open_api/x\tpage 99\tnew")
+    list_endpoint(specs_copy, "projekt\tGET\t/open_api/x\tpage 99\tnew\tdoc page")
     with pytest.raises(SpecError, match=r"endpoints.tsv: line \d+: platform: Invalid enum value"):
         load(specs_copy)
 
@@ -181,3 +181,22 @@ def test_the_language_reference_follows_the_structs() -> None:
     for cls in LANGUAGE:
         for field in msgspec.structs.fields(cls):
             assert f"| `{field.encode_name}` |" in reference, (cls.__name__, field.encode_name)
+
+
+def test_search_after_pagination_needs_carry(specs_copy: Path) -> None:
+    break_file(
+        specs_copy,
+        "project/search.yaml",
+        "carry: [[query.pagination.search_after, pagination.search_after]",
+        "carry: [[nope.search_after, pagination.search_after]",
+    )
+    with pytest.raises(SpecError, match="'nope.search_after' is not a parameter"):
+        load(specs_copy)
+
+
+def test_a_listed_source_must_match_the_spec(specs_copy: Path) -> None:
+    tsv = specs_copy / "endpoints.tsv"
+    text = tsv.read_text(encoding="utf-8")
+    tsv.write_text(text.replace("\tvendor SDK\n", "\tdoc page\n", 1), encoding="utf-8")
+    with pytest.raises(SpecError, match="the source column disagrees with the specs"):
+        load(specs_copy)

@@ -592,7 +592,7 @@ def test_every_fixture_page_is_mapped() -> None:
         page, blocks, *_ = line.split("\t")
         counts[page] = int(blocks)
     for ep in ALL_ENDPOINTS:
-        if "(listed, no page)" in ep.doc:
+        if "(listed, no page)" in ep.doc or ep.doc.startswith("vendor-sdk:"):
             continue
         assert ep.doc in counts, f"{ep.group}.{ep.name}: {ep.doc} is not in COUNTS.tsv"
 

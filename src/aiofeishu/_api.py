@@ -145,6 +145,28 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+def _page_items(page: Any, dotted: str) -> list[Any]:
+    """A page's items; a page whose items member is one value (not a list) holds just that value."""
+    found = _attr_path(page, dotted)
+    if found is None or found is UNSET:
+        return []
+    return found if isinstance(found, list) else [found]
+
+
+def _with_value(args: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``args[a][b]...`` for the dotted path ``a.b...``; a Struct argument becomes a plain dict."""
+    top, *rest = dotted.split(".")
+    if not rest:
+        args[top] = value
+        return
+    current = args.get(top, UNSET)
+    node: dict[str, Any] = {} if current is UNSET else dict(msgspec.to_builtins(current))
+    args[top] = node
+    for part in rest[:-1]:
+        node[part] = node = dict(node.get(part) or {})
+    node[rest[-1]] = value
+
+
 def _known_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -179,7 +201,7 @@ class Paginated(Generic[R, T]):
         spec = self._endpoint.pagination
         assert spec is not None
         async for page in self.pages():
-            for item in _attr_path(page, spec.items) or ():
+            for item in _page_items(page, spec.items):
                 yield item
 
     async def pages(self) -> AsyncIterator[R]:
@@ -226,13 +248,15 @@ class _PageWalk:
     def advance(self, page: Any) -> bool:
         """Count ``page`` and move the arguments to the next page; False when it was the last."""
         spec = self.spec
-        items = _attr_path(page, spec.items) or []
+        items = _page_items(page, spec.items)
         self.seen += len(items)
         more = _attr_path(page, spec.has_more) if spec.has_more else None
         if not items or more is False:
             return False
         if spec.style == "page":
             return self._next_page(page, len(items))
+        if spec.style == "search_after":
+            return self._next_search_after(page)
         return self._next_cursor(page)
 
     def _next_page(self, page: Any, count: int) -> bool:
@@ -254,8 +278,25 @@ class _PageWalk:
         spec = self.spec
         assert spec.cursor_param
         cursor = _attr_path(page, spec.next_cursor) if spec.next_cursor else None
-        if cursor in (None, ""):
+        if cursor in (None, "", UNSET):
             return False
+        self._refuse_repeat(cursor)
+        self.args[spec.cursor_param] = cursor
+        return True
+
+    def _next_search_after(self, page: Any) -> bool:
+        """Copy the page's search_after / pit (``carry``) into the next request."""
+        carry = self.spec.carry
+        values = [_attr_path(page, response_path) for _, response_path in carry]
+        if values[0] in (None, "", UNSET):  # the first carried member is the cursor itself
+            return False
+        self._refuse_repeat(values)
+        for (request_path, _), value in zip(carry, values, strict=True):
+            if value is not None and value is not UNSET:
+                _with_value(self.args, request_path, value)
+        return True
+
+    def _refuse_repeat(self, cursor: Any) -> None:
         key = msgspec.json.encode(cursor)
         if key in self.cursors:
             raise InvalidResponseError(
@@ -267,8 +308,6 @@ class _PageWalk:
                 path=self.endpoint.path,
             )
         self.cursors.add(key)
-        self.args[spec.cursor_param] = cursor
-        return True
 
 
 class Download:

@@ -21,6 +21,8 @@ class PageSpec:
     cursor_param: str | None = None
     next_cursor: str | None = None
     has_more: str | None = None
+    # style search_after: (dotted request path, dotted response path) copied into each next request
+    carry: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

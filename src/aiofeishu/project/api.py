@@ -19,21 +19,172 @@ if TYPE_CHECKING:
     from aiofeishu.project import requests as rq
 
 __all__ = [
+    "AiAPI",
     "AttachmentsAPI",
     "AuthenAPI",
     "ChatsAPI",
     "CommentsAPI",
     "ConfigAPI",
     "MeasuresAPI",
+    "PlanTablesAPI",
     "ProjectsAPI",
     "RelationsAPI",
+    "ResourcesAPI",
+    "SearchAPI",
+    "StoryRelationsAPI",
     "SubtasksAPI",
+    "TenantAPI",
     "UsersAPI",
     "ViewsAPI",
     "WorkItemsAPI",
     "WorkflowsAPI",
     "ProjectGroups",
 ]
+
+
+class AiAPI(GroupAPI):
+    """``client.ai``: endpoints from specs/project/ai.yaml."""
+
+    async def delete_field_files(
+        self,
+        *,
+        ai_task_id: str,
+        uuids: Sequence[str],
+        request_options: RequestOptions | None = None,
+    ) -> m.AiDeleteFieldFilesResponse:
+        """删除工作项 AI 字段值中的文件
+
+        ``DELETE /open_api/ai_application_field/file/delete``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.OAPIDeleteFileForAIField (no page)
+        """
+        return cast(
+            "m.AiDeleteFieldFilesResponse",
+            await self._call(
+                ep.AI_DELETE_FIELD_FILES,
+                {"ai_task_id": ai_task_id, "uuids": uuids},
+                request_options,
+            ),
+        )
+
+    async def update_field(
+        self,
+        *,
+        ai_task_id: str,
+        field_value: Any | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.AiUpdateFieldResponse:
+        """更新工作项 AI 字段值
+
+        ``PUT /open_api/ai_application_field/update``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.OAPIUpdateWorkItemAIField (no page)
+        """
+        return cast(
+            "m.AiUpdateFieldResponse",
+            await self._call(
+                ep.AI_UPDATE_FIELD,
+                {"ai_task_id": ai_task_id, "field_value": field_value},
+                request_options,
+            ),
+        )
+
+    async def confirm_node(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        state_key: str,
+        node_uuid: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.AiConfirmNodeResponse:
+        """完成 AI 节点
+
+        ``POST /open_api/ai_node/confirm``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.ConfirmAINode (no page)
+        """
+        return cast(
+            "m.AiConfirmNodeResponse",
+            await self._call(
+                ep.AI_CONFIRM_NODE,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "state_key": state_key,
+                    "node_uuid": node_uuid,
+                },
+                request_options,
+            ),
+        )
+
+    async def edit_node(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        state_key: str,
+        node_uuid: str | UnsetType = UNSET,
+        status: str | UnsetType = UNSET,
+        node_fields: Sequence[rq.AINodeFieldValue | Mapping[str, Any]] | UnsetType = UNSET,
+        conform_fields: Sequence[rq.AIConformFieldValue | Mapping[str, Any]] | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.AiEditNodeResponse:
+        """更新 AI 节点属性
+
+        ``POST /open_api/ai_node/edit``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.EditAINode (no page)
+        """
+        return cast(
+            "m.AiEditNodeResponse",
+            await self._call(
+                ep.AI_EDIT_NODE,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "state_key": state_key,
+                    "node_uuid": node_uuid,
+                    "status": status,
+                    "node_fields": node_fields,
+                    "conform_fields": conform_fields,
+                },
+                request_options,
+            ),
+        )
+
+    async def query_node(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        state_key: str,
+        node_uuid: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.AiQueryNodeResponse:
+        """获取 AI 节点信息
+
+        ``POST /open_api/ai_node/query``
+
+        Doc: vendor-sdk: Go workitem.QueryAINode (no page)
+        """
+        return cast(
+            "m.AiQueryNodeResponse",
+            await self._call(
+                ep.AI_QUERY_NODE,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "state_key": state_key,
+                    "node_uuid": node_uuid,
+                },
+                request_options,
+            ),
+        )
 
 
 class AttachmentsAPI(GroupAPI):
@@ -308,7 +459,7 @@ class ChatsAPI(GroupAPI):
 
 
 class CommentsAPI(GroupAPI):
-    """``client.comments``: endpoints from specs/project/comments.yaml."""
+    """``client.comments``: endpoints from specs/project/comments.yaml and specs/project/comments_vendor.yaml."""
 
     async def create(
         self,
@@ -454,9 +605,78 @@ class CommentsAPI(GroupAPI):
             ),
         )
 
+    async def create_file_comment(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        work_item_type_key: str,
+        file_token: str,
+        request_options: RequestOptions | None = None,
+    ) -> m.CommentsCreateFileCommentResponse:
+        """创建附件评论
+
+        ``POST /open_api/:project_key/work_item/:work_item_type_key/:work_item_id/file_comment/create``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Args:
+            file_token: 已上传文件的 file_token（评论内容即该文件）
+
+        Doc: vendor-sdk: Go comment.CreateFileComment (no page)
+        """
+        return cast(
+            "m.CommentsCreateFileCommentResponse",
+            await self._call(
+                ep.COMMENTS_CREATE_FILE_COMMENT,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "work_item_type_key": work_item_type_key,
+                    "file_token": file_token,
+                },
+                request_options,
+            ),
+        )
+
+    def list_file_comments(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        work_item_type_key: str,
+        page_size: int | UnsetType = UNSET,
+        page_num: int | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> Paginated[m.CommentsListFileCommentsResponse, m.FileComment]:
+        """分页查询附件评论
+
+        ``GET /open_api/:project_key/work_item/:work_item_type_key/:work_item_id/file_comments``
+        Await for one page, or ``async for`` over every item across pages.
+
+        Args:
+            page_size: 每页条数
+            page_num: 分页页码，从 1 开始
+
+        Doc: vendor-sdk: Go comment.ListFileComments (no page)
+        """
+        return cast(
+            "Paginated[m.CommentsListFileCommentsResponse, m.FileComment]",
+            self._paginate(
+                ep.COMMENTS_LIST_FILE_COMMENTS,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "work_item_type_key": work_item_type_key,
+                    "page_size": page_size,
+                    "page_num": page_num,
+                },
+                request_options,
+            ),
+        )
+
 
 class ConfigAPI(GroupAPI):
-    """``client.config``: endpoints from specs/project/config.yaml."""
+    """``client.config``: endpoints from specs/project/config.yaml and specs/project/config_vendor.yaml."""
 
     async def list_work_item_types(
         self,
@@ -1047,6 +1267,142 @@ class ConfigAPI(GroupAPI):
             ),
         )
 
+    async def create_role(
+        self,
+        *,
+        project_key: str,
+        work_item_type_key: str,
+        role: rq.FlowRoleCreate | Mapping[str, Any],
+        request_options: RequestOptions | None = None,
+    ) -> m.ConfigCreateRoleResponse:
+        """创建流程角色
+
+        ``POST /open_api/:project_key/flow_roles/:work_item_type_key/create_role``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.CreateFlowRole (no page)
+        """
+        return cast(
+            "m.ConfigCreateRoleResponse",
+            await self._call(
+                ep.CONFIG_CREATE_ROLE,
+                {
+                    "project_key": project_key,
+                    "work_item_type_key": work_item_type_key,
+                    "role": role,
+                },
+                request_options,
+            ),
+        )
+
+    async def update_role(
+        self,
+        *,
+        project_key: str,
+        work_item_type_key: str,
+        role: rq.FlowRoleUpdate | Mapping[str, Any],
+        role_id: str | UnsetType = UNSET,
+        role_alias: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.ConfigUpdateRoleResponse:
+        """更新流程角色
+
+        ``POST /open_api/:project_key/flow_roles/:work_item_type_key/update_role``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Args:
+            role_id: 流程角色 ID（与 role_alias 二选一）
+            role_alias: 流程角色对接标识（与 role_id 二选一）
+
+        Doc: vendor-sdk: Go workitem.UpdateFlowRole (no page)
+        """
+        return cast(
+            "m.ConfigUpdateRoleResponse",
+            await self._call(
+                ep.CONFIG_UPDATE_ROLE,
+                {
+                    "project_key": project_key,
+                    "work_item_type_key": work_item_type_key,
+                    "role_id": role_id,
+                    "role_alias": role_alias,
+                    "role": role,
+                },
+                request_options,
+            ),
+        )
+
+    async def delete_role(
+        self,
+        *,
+        project_key: str,
+        work_item_type_key: str,
+        role_id: str | UnsetType = UNSET,
+        role_alias: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.ConfigDeleteRoleResponse:
+        """删除流程角色
+
+        ``POST /open_api/:project_key/flow_roles/:work_item_type_key/delete_role``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Args:
+            role_id: 流程角色 ID（与 role_alias 二选一）
+            role_alias: 流程角色对接标识（与 role_id 二选一）
+
+        Doc: vendor-sdk: Go workitem.DeleteFlowRole (no page)
+        """
+        return cast(
+            "m.ConfigDeleteRoleResponse",
+            await self._call(
+                ep.CONFIG_DELETE_ROLE,
+                {
+                    "project_key": project_key,
+                    "work_item_type_key": work_item_type_key,
+                    "role_id": role_id,
+                    "role_alias": role_alias,
+                },
+                request_options,
+            ),
+        )
+
+    async def list_field_options(
+        self,
+        *,
+        project_key: str,
+        work_item_type_key: str,
+        field_key: str,
+        work_item_id: int | UnsetType = UNSET,
+        first_option_key: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.ConfigListFieldOptionsResponse:
+        """获取工作项指定字段可选选项
+
+        ``POST /open_api/work_item/field/options``
+
+        Args:
+            project_key: 空间 ID（project_key）
+            work_item_type_key: 工作项类型
+            work_item_id: 工作项 ID（按实例取可选项时）
+            field_key: 字段 key
+            first_option_key: 从这个选项起返回（has_more 为 true 时继续取）
+
+        Doc: vendor-sdk: Java workitem.queryWorkItemFieldOptions (no page)
+        """
+        return cast(
+            "m.ConfigListFieldOptionsResponse",
+            await self._call(
+                ep.CONFIG_LIST_FIELD_OPTIONS,
+                {
+                    "project_key": project_key,
+                    "work_item_type_key": work_item_type_key,
+                    "work_item_id": work_item_id,
+                    "field_key": field_key,
+                    "first_option_key": first_option_key,
+                },
+                request_options,
+            ),
+        )
+
 
 class MeasuresAPI(GroupAPI):
     """``client.measures``: endpoints from specs/project/measures.yaml."""
@@ -1108,6 +1464,296 @@ class MeasuresAPI(GroupAPI):
                     "view_id": view_id,
                     "page_num": page_num,
                     "page_size": page_size,
+                },
+                request_options,
+            ),
+        )
+
+
+class PlanTablesAPI(GroupAPI):
+    """``client.plan_tables``: endpoints from specs/project/plan_tables.yaml."""
+
+    async def get_template(
+        self,
+        *,
+        project_key: str,
+        template_key: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.PlanTablesGetTemplateResponse:
+        """获取计划表（WBS）流程类型配置
+
+        ``POST /open_api/:project_key/wbs_template``
+
+        Args:
+            template_key: 流程类型 key
+
+        Doc: vendor-sdk: Go workitem.QueryWbsTemplateConf (no page)
+        """
+        return cast(
+            "m.PlanTablesGetTemplateResponse",
+            await self._call(
+                ep.PLAN_TABLES_GET_TEMPLATE,
+                {"project_key": project_key, "template_key": template_key},
+                request_options,
+            ),
+        )
+
+    async def publish_commit(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        draft_id: str,
+        commit_id: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.PlanTablesPublishCommitResponse:
+        """按提交（commit）发布计划表草稿
+
+        ``POST /open_api/:project_key/wbs_view_draft/publish``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.WbsCollaborationPublish (no page)
+        """
+        return cast(
+            "m.PlanTablesPublishCommitResponse",
+            await self._call(
+                ep.PLAN_TABLES_PUBLISH_COMMIT,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "draft_id": draft_id,
+                    "commit_id": commit_id,
+                },
+                request_options,
+            ),
+        )
+
+    async def switch_back_to_draft(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        draft_id: str,
+        commit_id: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.PlanTablesSwitchBackToDraftResponse:
+        """审批拒绝后切回计划表草稿
+
+        ``POST /open_api/:project_key/wbs_view_draft/switch``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.SwitchBackToWbsViewDraft (no page)
+        """
+        return cast(
+            "m.PlanTablesSwitchBackToDraftResponse",
+            await self._call(
+                ep.PLAN_TABLES_SWITCH_BACK_TO_DRAFT,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "draft_id": draft_id,
+                    "commit_id": commit_id,
+                },
+                request_options,
+            ),
+        )
+
+    async def update_frozen_rows(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        draft_id: str,
+        update_type: int | UnsetType = UNSET,
+        commit_id: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.PlanTablesUpdateFrozenRowsResponse:
+        """更新计划表草稿的冻结行
+
+        ``POST /open_api/:project_key/wbs_view_draft/update/frozen_rows``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.WBSUpdateDraftFrozenRows (no page)
+        """
+        return cast(
+            "m.PlanTablesUpdateFrozenRowsResponse",
+            await self._call(
+                ep.PLAN_TABLES_UPDATE_FROZEN_ROWS,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "draft_id": draft_id,
+                    "update_type": update_type,
+                    "commit_id": commit_id,
+                },
+                request_options,
+            ),
+        )
+
+    async def complete_create_audit(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        draft_id: str,
+        commit_id: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.PlanTablesCompleteCreateAuditResponse:
+        """完成计划表草稿的创建审批
+
+        ``POST /open_api/wbs_view_draft/complete-create-audit``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.CompleteCreateAuditDraft (no page)
+        """
+        return cast(
+            "m.PlanTablesCompleteCreateAuditResponse",
+            await self._call(
+                ep.PLAN_TABLES_COMPLETE_CREATE_AUDIT,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "draft_id": draft_id,
+                    "commit_id": commit_id,
+                },
+                request_options,
+            ),
+        )
+
+    async def patch_draft(
+        self,
+        *,
+        project_key: str,
+        draft_id: str,
+        operations: Sequence[rq.WbsDraftOperation | Mapping[str, Any]],
+        schedule_table_uuid: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.PlanTablesPatchDraftResponse:
+        """编辑计划表草稿
+
+        ``POST /open_api/work_item/wbs_view_draft/patch``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.PatchWBSViewDraft (no page)
+        """
+        return cast(
+            "m.PlanTablesPatchDraftResponse",
+            await self._call(
+                ep.PLAN_TABLES_PATCH_DRAFT,
+                {
+                    "project_key": project_key,
+                    "draft_id": draft_id,
+                    "operations": operations,
+                    "schedule_table_uuid": schedule_table_uuid,
+                },
+                request_options,
+            ),
+        )
+
+    async def publish_draft(
+        self,
+        *,
+        project_key: str,
+        draft_id: str,
+        request_options: RequestOptions | None = None,
+    ) -> m.PlanTablesPublishDraftResponse:
+        """发布计划表草稿（含插件逻辑）
+
+        ``POST /open_api/work_item/wbs_view_draft/publish``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.PublishWBSViewDraft (no page)
+        """
+        return cast(
+            "m.PlanTablesPublishDraftResponse",
+            await self._call(
+                ep.PLAN_TABLES_PUBLISH_DRAFT,
+                {"project_key": project_key, "draft_id": draft_id},
+                request_options,
+            ),
+        )
+
+    async def query_draft(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        work_item_type_key: str | UnsetType = UNSET,
+        need_init: bool | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.PlanTablesQueryDraftResponse:
+        """查询计划表草稿（need_init 时按需初始化）
+
+        ``POST /open_api/work_item/wbs_view_draft/query``
+
+        Doc: vendor-sdk: Go workitem.QueryWBSViewDraft (no page)
+        """
+        return cast(
+            "m.PlanTablesQueryDraftResponse",
+            await self._call(
+                ep.PLAN_TABLES_QUERY_DRAFT,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "work_item_type_key": work_item_type_key,
+                    "need_init": need_init,
+                },
+                request_options,
+            ),
+        )
+
+    async def reset_draft(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        work_item_type_key: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.PlanTablesResetDraftResponse:
+        """重置计划表草稿
+
+        ``POST /open_api/work_item/wbs_view_draft/reset``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.ResetWBSViewDraft (no page)
+        """
+        return cast(
+            "m.PlanTablesResetDraftResponse",
+            await self._call(
+                ep.PLAN_TABLES_RESET_DRAFT,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "work_item_type_key": work_item_type_key,
+                },
+                request_options,
+            ),
+        )
+
+    async def list_sub_work_item_confs(
+        self,
+        *,
+        draft_id: str,
+        work_item_id: int,
+        node_uuid: str,
+        project_key: str,
+        request_options: RequestOptions | None = None,
+    ) -> m.PlanTablesListSubWorkItemConfsResponse:
+        """获取计划表草稿节点下可建的子工作项配置
+
+        ``GET /open_api/work_item/wbs_view_draft/sub_work_item_conf``
+
+        Doc: vendor-sdk: Go workitem.GetWBSViewSubWorkItemConf (no page)
+        """
+        return cast(
+            "m.PlanTablesListSubWorkItemConfsResponse",
+            await self._call(
+                ep.PLAN_TABLES_LIST_SUB_WORK_ITEM_CONFS,
+                {
+                    "draft_id": draft_id,
+                    "work_item_id": work_item_id,
+                    "node_uuid": node_uuid,
+                    "project_key": project_key,
                 },
                 request_options,
             ),
@@ -1325,6 +1971,374 @@ class RelationsAPI(GroupAPI):
                     "relation_rule_id": relation_rule_id,
                     "relation_work_item_id": relation_work_item_id,
                 },
+                request_options,
+            ),
+        )
+
+
+class ResourcesAPI(GroupAPI):
+    """``client.resources``: endpoints from specs/project/resources.yaml."""
+
+    async def create_element(
+        self,
+        *,
+        project_key: str,
+        work_item_type_key: str,
+        element_type: str,
+        node_element: rq.NodeElement | Mapping[str, Any] | UnsetType = UNSET,
+        task_element: rq.TaskElement | Mapping[str, Any] | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.ResourcesCreateElementResponse:
+        """创建资源库资源（节点 / 任务）
+
+        ``POST /open_api/work_item/element_template/create``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.ElementTemplateCreate (no page)
+        """
+        return cast(
+            "m.ResourcesCreateElementResponse",
+            await self._call(
+                ep.RESOURCES_CREATE_ELEMENT,
+                {
+                    "project_key": project_key,
+                    "work_item_type_key": work_item_type_key,
+                    "element_type": element_type,
+                    "node_element": node_element,
+                    "task_element": task_element,
+                },
+                request_options,
+            ),
+        )
+
+    async def query_elements(
+        self,
+        *,
+        project_key: str,
+        work_item_type_key: str,
+        element_type: str | UnsetType = UNSET,
+        page_num: int | UnsetType = UNSET,
+        page_size: int | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.ResourcesQueryElementsResponse:
+        """查询资源库资源（节点 / 任务）
+
+        ``POST /open_api/work_item/element_template/query``
+
+        Doc: vendor-sdk: Go workitem.ElementTemplateQuery (no page)
+        """
+        return cast(
+            "m.ResourcesQueryElementsResponse",
+            await self._call(
+                ep.RESOURCES_QUERY_ELEMENTS,
+                {
+                    "project_key": project_key,
+                    "work_item_type_key": work_item_type_key,
+                    "element_type": element_type,
+                    "page_num": page_num,
+                    "page_size": page_size,
+                },
+                request_options,
+            ),
+        )
+
+    async def create_instance(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        work_item_type_key: str,
+        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        template_id: int | UnsetType = UNSET,
+        name: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.ResourcesCreateInstanceResponse:
+        """通过资源创建工作项实例
+
+        ``POST /open_api/work_item/resource/:project_key/:work_item_id/create_instance``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.ResourceCreateInstance (no page)
+        """
+        return cast(
+            "m.ResourcesCreateInstanceResponse",
+            await self._call(
+                ep.RESOURCES_CREATE_INSTANCE,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "work_item_type_key": work_item_type_key,
+                    "field_value_pairs": field_value_pairs,
+                    "template_id": template_id,
+                    "name": name,
+                },
+                request_options,
+            ),
+        )
+
+    async def create_work_item(
+        self,
+        *,
+        project_key: str,
+        work_item_type_key: str,
+        template_id: int | UnsetType = UNSET,
+        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.ResourcesCreateWorkItemResponse:
+        """创建资源库工作项
+
+        ``POST /open_api/work_item/resource/create_work_item``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.ResourceCreateWorkItem (no page)
+        """
+        return cast(
+            "m.ResourcesCreateWorkItemResponse",
+            await self._call(
+                ep.RESOURCES_CREATE_WORK_ITEM,
+                {
+                    "project_key": project_key,
+                    "work_item_type_key": work_item_type_key,
+                    "template_id": template_id,
+                    "field_value_pairs": field_value_pairs,
+                },
+                request_options,
+            ),
+        )
+
+    async def query_work_items(
+        self,
+        *,
+        project_key: str,
+        work_item_ids: Sequence[int],
+        fields: Sequence[str] | UnsetType = UNSET,
+        work_item_type_key: str | UnsetType = UNSET,
+        expand: rq.Expand | Mapping[str, Any] | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.ResourcesQueryWorkItemsResponse:
+        """批量查询资源库工作项详情
+
+        ``POST /open_api/work_item/resource/query``
+
+        Doc: vendor-sdk: Go workitem.GetResourceWorkItemsByIds (no page)
+        """
+        return cast(
+            "m.ResourcesQueryWorkItemsResponse",
+            await self._call(
+                ep.RESOURCES_QUERY_WORK_ITEMS,
+                {
+                    "project_key": project_key,
+                    "work_item_ids": work_item_ids,
+                    "fields": fields,
+                    "work_item_type_key": work_item_type_key,
+                    "expand": expand,
+                },
+                request_options,
+            ),
+        )
+
+    def search_by_params(
+        self,
+        *,
+        data_sources: Sequence[rq.SearchDataSource | Mapping[str, Any]] | UnsetType = UNSET,
+        search_group: rq.SearchGroup | Mapping[str, Any] | UnsetType = UNSET,
+        pagination: rq.SearchAfterPagination | Mapping[str, Any] | UnsetType = UNSET,
+        field_selected: Sequence[str] | UnsetType = UNSET,
+        features: Mapping[str, str] | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> Paginated[m.ResourcesSearchByParamsResponse, m.ResourceWorkItem]:
+        """获取资源库工作项列表（单空间，复杂传参）
+
+        ``POST /open_api/work_item/resource/search/params``
+        Await for one page, or ``async for`` over every item across pages.
+
+        Doc: vendor-sdk: Go workitem.ResourceSearchByParams (no page)
+        """
+        return cast(
+            "Paginated[m.ResourcesSearchByParamsResponse, m.ResourceWorkItem]",
+            self._paginate(
+                ep.RESOURCES_SEARCH_BY_PARAMS,
+                {
+                    "data_sources": data_sources,
+                    "search_group": search_group,
+                    "pagination": pagination,
+                    "field_selected": field_selected,
+                    "features": features,
+                },
+                request_options,
+            ),
+        )
+
+    async def update_work_item(
+        self,
+        *,
+        project_key: str,
+        work_item_type_key: str,
+        work_item_id: int,
+        update_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]],
+        request_options: RequestOptions | None = None,
+    ) -> m.ResourcesUpdateWorkItemResponse:
+        """更新资源库工作项
+
+        ``POST /open_api/work_item/resource/update``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.UpdateResourceWorkItem (no page)
+        """
+        return cast(
+            "m.ResourcesUpdateWorkItemResponse",
+            await self._call(
+                ep.RESOURCES_UPDATE_WORK_ITEM,
+                {
+                    "project_key": project_key,
+                    "work_item_type_key": work_item_type_key,
+                    "work_item_id": work_item_id,
+                    "update_fields": update_fields,
+                },
+                request_options,
+            ),
+        )
+
+
+class SearchAPI(GroupAPI):
+    """``client.search``: endpoints from specs/project/search.yaml."""
+
+    def integrate(
+        self,
+        *,
+        query: rq.IntegrateQuery | Mapping[str, Any] | UnsetType = UNSET,
+        search_id: str | UnsetType = UNSET,
+        view_id: str | UnsetType = UNSET,
+        field_selected: Sequence[str] | UnsetType = UNSET,
+        features: Mapping[str, str] | UnsetType = UNSET,
+        data_sources: Sequence[rq.SearchDataSource | Mapping[str, Any]] | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> Paginated[m.SearchIntegrateResponse, str]:
+        """获取工作项列表（三合一检索：过滤、排序、分组）
+
+        ``POST /open_api/view_search/integrate_search``
+        Await for one page, or ``async for`` over every item across pages.
+
+        Doc: vendor-sdk: Go workitem.IntegrateSearch (no page)
+        """
+        return cast(
+            "Paginated[m.SearchIntegrateResponse, str]",
+            self._paginate(
+                ep.SEARCH_INTEGRATE,
+                {
+                    "query": query,
+                    "search_id": search_id,
+                    "view_id": view_id,
+                    "field_selected": field_selected,
+                    "features": features,
+                    "data_sources": data_sources,
+                },
+                request_options,
+            ),
+        )
+
+    async def space_agg_fields(
+        self,
+        *,
+        project_key: str,
+        request_options: RequestOptions | None = None,
+    ) -> m.SearchSpaceAggFieldsResponse:
+        """获取空间级聚合字段
+
+        ``POST /open_api/view_search/space_agg_fields/query_ui``
+
+        Doc: vendor-sdk: Go view.QuerySpaceUIAggFields (no page)
+        """
+        return cast(
+            "m.SearchSpaceAggFieldsResponse",
+            await self._call(
+                ep.SEARCH_SPACE_AGG_FIELDS, {"project_key": project_key}, request_options
+            ),
+        )
+
+    def universal(
+        self,
+        *,
+        user_key: str | UnsetType = UNSET,
+        search_group: rq.SearchGroup | Mapping[str, Any] | UnsetType = UNSET,
+        sort: rq.UniversalSearchSort | Mapping[str, Any] | UnsetType = UNSET,
+        pagination: rq.SearchAfterPagination | Mapping[str, Any] | UnsetType = UNSET,
+        field_selected: Sequence[str] | UnsetType = UNSET,
+        features: Mapping[str, str] | UnsetType = UNSET,
+        project_key: str | UnsetType = UNSET,
+        work_item_type_key: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> Paginated[m.SearchUniversalResponse, m.WorkItem]:
+        """获取工作项列表（通用检索，替代 GeneralSearch 系列）
+
+        ``POST /open_api/view_search/universal_search``
+        Await for one page, or ``async for`` over every item across pages.
+
+        Doc: vendor-sdk: Go workitem.UniversalSearch (no page)
+        """
+        return cast(
+            "Paginated[m.SearchUniversalResponse, m.WorkItem]",
+            self._paginate(
+                ep.SEARCH_UNIVERSAL,
+                {
+                    "user_key": user_key,
+                    "search_group": search_group,
+                    "sort": sort,
+                    "pagination": pagination,
+                    "field_selected": field_selected,
+                    "features": features,
+                    "project_key": project_key,
+                    "work_item_type_key": work_item_type_key,
+                },
+                request_options,
+            ),
+        )
+
+
+class StoryRelationsAPI(GroupAPI):
+    """``client.story_relations``: endpoints from specs/project/story_relations.yaml."""
+
+    async def create(
+        self,
+        *,
+        project_key: str,
+        story_relations: Sequence[rq.StoryRelation | Mapping[str, Any]],
+        request_options: RequestOptions | None = None,
+    ) -> m.StoryRelationsCreateResponse:
+        """创建需求关联关系
+
+        ``POST /open_api/:project_key/story_relations/create``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.CreateStoryRelations (no page)
+        """
+        return cast(
+            "m.StoryRelationsCreateResponse",
+            await self._call(
+                ep.STORY_RELATIONS_CREATE,
+                {"project_key": project_key, "story_relations": story_relations},
+                request_options,
+            ),
+        )
+
+    async def query(
+        self,
+        *,
+        project_key: str,
+        work_item_ids: Sequence[int],
+        request_options: RequestOptions | None = None,
+    ) -> m.StoryRelationsQueryResponse:
+        """查询需求关联关系
+
+        ``POST /open_api/:project_key/story_relations/query``
+
+        Doc: vendor-sdk: Go workitem.QueryStoryRelations (no page)
+        """
+        return cast(
+            "m.StoryRelationsQueryResponse",
+            await self._call(
+                ep.STORY_RELATIONS_QUERY,
+                {"project_key": project_key, "work_item_ids": work_item_ids},
                 request_options,
             ),
         )
@@ -1616,6 +2630,251 @@ class SubtasksAPI(GroupAPI):
                     "work_item_id": work_item_id,
                     "task_id": task_id,
                 },
+                request_options,
+            ),
+        )
+
+
+class TenantAPI(GroupAPI):
+    """``client.tenant``: endpoints from specs/project/tenant.yaml."""
+
+    async def activate_account(
+        self,
+        *,
+        user_meego_key: str,
+        request_options: RequestOptions | None = None,
+    ) -> m.TenantActivateAccountResponse:
+        """启用账号
+
+        ``POST /open_api/account/active``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go user.ActiveAccount (no page)
+        """
+        return cast(
+            "m.TenantActivateAccountResponse",
+            await self._call(
+                ep.TENANT_ACTIVATE_ACCOUNT, {"user_meego_key": user_meego_key}, request_options
+            ),
+        )
+
+    async def create_account(
+        self,
+        *,
+        name: Mapping[str, str],
+        out_user_id: str | UnsetType = UNSET,
+        login_platform_type: str | UnsetType = UNSET,
+        avatar_url: str | UnsetType = UNSET,
+        department_meego_keys: Sequence[str] | UnsetType = UNSET,
+        email: str | UnsetType = UNSET,
+        mobile: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.TenantCreateAccountResponse:
+        """新增账号
+
+        ``POST /open_api/account/create``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go user.CreateAccount (no page)
+        """
+        return cast(
+            "m.TenantCreateAccountResponse",
+            await self._call(
+                ep.TENANT_CREATE_ACCOUNT,
+                {
+                    "out_user_id": out_user_id,
+                    "name": name,
+                    "login_platform_type": login_platform_type,
+                    "avatar_url": avatar_url,
+                    "department_meego_keys": department_meego_keys,
+                    "email": email,
+                    "mobile": mobile,
+                },
+                request_options,
+            ),
+        )
+
+    async def stop_account(
+        self,
+        *,
+        user_meego_key: str,
+        request_options: RequestOptions | None = None,
+    ) -> m.TenantStopAccountResponse:
+        """停用账号
+
+        ``POST /open_api/account/stop``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go user.StopAccount (no page)
+        """
+        return cast(
+            "m.TenantStopAccountResponse",
+            await self._call(
+                ep.TENANT_STOP_ACCOUNT, {"user_meego_key": user_meego_key}, request_options
+            ),
+        )
+
+    async def update_account(
+        self,
+        *,
+        user_meego_key: str,
+        name: Mapping[str, str] | UnsetType = UNSET,
+        avatar_url: str | UnsetType = UNSET,
+        department_meego_keys: Sequence[str] | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.TenantUpdateAccountResponse:
+        """更新账号信息
+
+        ``POST /open_api/account/update``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go user.UpdateAccount (no page)
+        """
+        return cast(
+            "m.TenantUpdateAccountResponse",
+            await self._call(
+                ep.TENANT_UPDATE_ACCOUNT,
+                {
+                    "user_meego_key": user_meego_key,
+                    "name": name,
+                    "avatar_url": avatar_url,
+                    "department_meego_keys": department_meego_keys,
+                },
+                request_options,
+            ),
+        )
+
+    async def create_department(
+        self,
+        *,
+        name: Mapping[str, str],
+        parent_department_meego_key: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.TenantCreateDepartmentResponse:
+        """新增部门
+
+        ``POST /open_api/department/create``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go user.CreateDepartment (no page)
+        """
+        return cast(
+            "m.TenantCreateDepartmentResponse",
+            await self._call(
+                ep.TENANT_CREATE_DEPARTMENT,
+                {"name": name, "parent_department_meego_key": parent_department_meego_key},
+                request_options,
+            ),
+        )
+
+    async def delete_department(
+        self,
+        *,
+        department_meego_key: str,
+        request_options: RequestOptions | None = None,
+    ) -> m.TenantDeleteDepartmentResponse:
+        """删除部门
+
+        ``POST /open_api/department/delete``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go user.DeleteDepartment (no page)
+        """
+        return cast(
+            "m.TenantDeleteDepartmentResponse",
+            await self._call(
+                ep.TENANT_DELETE_DEPARTMENT,
+                {"department_meego_key": department_meego_key},
+                request_options,
+            ),
+        )
+
+    async def query_department(
+        self,
+        *,
+        department_meego_key: str,
+        scopes: Sequence[str] | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.TenantQueryDepartmentResponse:
+        """查询部门
+
+        ``POST /open_api/department/query``
+
+        Doc: vendor-sdk: Go user.QueryDepartment (no page)
+        """
+        return cast(
+            "m.TenantQueryDepartmentResponse",
+            await self._call(
+                ep.TENANT_QUERY_DEPARTMENT,
+                {"scopes": scopes, "department_meego_key": department_meego_key},
+                request_options,
+            ),
+        )
+
+    async def update_department(
+        self,
+        *,
+        department_meego_key: str,
+        name: Mapping[str, str] | UnsetType = UNSET,
+        parent_department_meego_key: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.TenantUpdateDepartmentResponse:
+        """更新部门
+
+        ``POST /open_api/department/update``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go user.UpdateDepartment (no page)
+        """
+        return cast(
+            "m.TenantUpdateDepartmentResponse",
+            await self._call(
+                ep.TENANT_UPDATE_DEPARTMENT,
+                {
+                    "department_meego_key": department_meego_key,
+                    "name": name,
+                    "parent_department_meego_key": parent_department_meego_key,
+                },
+                request_options,
+            ),
+        )
+
+    async def query(
+        self,
+        *,
+        scopes: Sequence[str] | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.TenantQueryResponse:
+        """查询租户
+
+        ``POST /open_api/tenant/query``
+
+        Doc: vendor-sdk: Go user.QueryTenant (no page)
+        """
+        return cast(
+            "m.TenantQueryResponse",
+            await self._call(ep.TENANT_QUERY, {"scopes": scopes}, request_options),
+        )
+
+    async def query_users(
+        self,
+        *,
+        user_keys: Sequence[str] | UnsetType = UNSET,
+        emails: Sequence[str] | UnsetType = UNSET,
+        out_users: Sequence[rq.OutUserInfo | Mapping[str, Any]] | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.TenantQueryUsersResponse:
+        """获取用户详情（租户插件）
+
+        ``POST /open_api/user/tp/query``
+
+        Doc: vendor-sdk: Go user.QueryUsersForTenantPlugin (no page)
+        """
+        return cast(
+            "m.TenantQueryUsersResponse",
+            await self._call(
+                ep.TENANT_QUERY_USERS,
+                {"user_keys": user_keys, "emails": emails, "out_users": out_users},
                 request_options,
             ),
         )
@@ -2150,7 +3409,7 @@ class ViewsAPI(GroupAPI):
 
 
 class WorkItemsAPI(GroupAPI):
-    """``client.work_items``: endpoints from specs/project/work_items.yaml."""
+    """``client.work_items``: endpoints from specs/project/work_items.yaml and specs/project/work_items_vendor.yaml."""
 
     def filter(
         self,
@@ -3133,9 +4392,50 @@ class WorkItemsAPI(GroupAPI):
             ),
         )
 
+    async def update_multi_signal(
+        self,
+        *,
+        project_key: str,
+        work_item_type_key: str,
+        work_item_id: int,
+        field_key: str | UnsetType = UNSET,
+        field_alias: str | UnsetType = UNSET,
+        details: Sequence[rq.MultiSignalDetail | Mapping[str, Any]] | UnsetType = UNSET,
+        update_type: str | UnsetType = UNSET,
+        request_options: RequestOptions | None = None,
+    ) -> m.WorkItemsUpdateMultiSignalResponse:
+        """更新多值系统外信号
+
+        ``POST /open_api/:project_key/work_item/:work_item_type_key/:work_item_id/update/multi_signal``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Args:
+            field_key: 信号字段 key（与 field_alias 二选一）
+            field_alias: 信号字段对接标识（与 field_key 二选一）
+            update_type: 更新方式
+
+        Doc: vendor-sdk: Go workitem.UpdateMultiSignal (no page)
+        """
+        return cast(
+            "m.WorkItemsUpdateMultiSignalResponse",
+            await self._call(
+                ep.WORK_ITEMS_UPDATE_MULTI_SIGNAL,
+                {
+                    "project_key": project_key,
+                    "work_item_type_key": work_item_type_key,
+                    "work_item_id": work_item_id,
+                    "field_key": field_key,
+                    "field_alias": field_alias,
+                    "details": details,
+                    "update_type": update_type,
+                },
+                request_options,
+            ),
+        )
+
 
 class WorkflowsAPI(GroupAPI):
-    """``client.workflows``: endpoints from specs/project/workflows.yaml."""
+    """``client.workflows``: endpoints from specs/project/workflows.yaml and specs/project/workflows_vendor.yaml."""
 
     async def query(
         self,
@@ -3410,9 +4710,44 @@ class WorkflowsAPI(GroupAPI):
             ),
         )
 
+    async def update_actual_time(
+        self,
+        *,
+        project_key: str,
+        work_item_id: int,
+        node_id: str,
+        actual_time_info: rq.ActualTimeInfo | Mapping[str, Any],
+        request_options: RequestOptions | None = None,
+    ) -> m.WorkflowsUpdateActualTimeResponse:
+        """更新节点实际开始时间和结束时间
+
+        ``POST /open_api/work_item/actual_time/update``
+        Writes: sends ``X-IDEM-UUID`` (one key per call, reused on retries).
+
+        Doc: vendor-sdk: Go workitem.ActualTimeUpdate (no page)
+        """
+        return cast(
+            "m.WorkflowsUpdateActualTimeResponse",
+            await self._call(
+                ep.WORKFLOWS_UPDATE_ACTUAL_TIME,
+                {
+                    "project_key": project_key,
+                    "work_item_id": work_item_id,
+                    "node_id": node_id,
+                    "actual_time_info": actual_time_info,
+                },
+                request_options,
+            ),
+        )
+
 
 class ProjectGroups:
     """Mixin giving a client one attribute per endpoint group."""
+
+    @cached_property
+    def ai(self) -> AiAPI:
+        """Endpoints of specs/project/ai.yaml."""
+        return AiAPI(self)
 
     @cached_property
     def attachments(self) -> AttachmentsAPI:
@@ -3431,18 +4766,23 @@ class ProjectGroups:
 
     @cached_property
     def comments(self) -> CommentsAPI:
-        """Endpoints of specs/project/comments.yaml."""
+        """Endpoints of specs/project/comments.yaml and specs/project/comments_vendor.yaml."""
         return CommentsAPI(self)
 
     @cached_property
     def config(self) -> ConfigAPI:
-        """Endpoints of specs/project/config.yaml."""
+        """Endpoints of specs/project/config.yaml and specs/project/config_vendor.yaml."""
         return ConfigAPI(self)
 
     @cached_property
     def measures(self) -> MeasuresAPI:
         """Endpoints of specs/project/measures.yaml."""
         return MeasuresAPI(self)
+
+    @cached_property
+    def plan_tables(self) -> PlanTablesAPI:
+        """Endpoints of specs/project/plan_tables.yaml."""
+        return PlanTablesAPI(self)
 
     @cached_property
     def projects(self) -> ProjectsAPI:
@@ -3455,9 +4795,29 @@ class ProjectGroups:
         return RelationsAPI(self)
 
     @cached_property
+    def resources(self) -> ResourcesAPI:
+        """Endpoints of specs/project/resources.yaml."""
+        return ResourcesAPI(self)
+
+    @cached_property
+    def search(self) -> SearchAPI:
+        """Endpoints of specs/project/search.yaml."""
+        return SearchAPI(self)
+
+    @cached_property
+    def story_relations(self) -> StoryRelationsAPI:
+        """Endpoints of specs/project/story_relations.yaml."""
+        return StoryRelationsAPI(self)
+
+    @cached_property
     def subtasks(self) -> SubtasksAPI:
         """Endpoints of specs/project/subtasks.yaml."""
         return SubtasksAPI(self)
+
+    @cached_property
+    def tenant(self) -> TenantAPI:
+        """Endpoints of specs/project/tenant.yaml."""
+        return TenantAPI(self)
 
     @cached_property
     def users(self) -> UsersAPI:
@@ -3471,10 +4831,10 @@ class ProjectGroups:
 
     @cached_property
     def work_items(self) -> WorkItemsAPI:
-        """Endpoints of specs/project/work_items.yaml."""
+        """Endpoints of specs/project/work_items.yaml and specs/project/work_items_vendor.yaml."""
         return WorkItemsAPI(self)
 
     @cached_property
     def workflows(self) -> WorkflowsAPI:
-        """Endpoints of specs/project/workflows.yaml."""
+        """Endpoints of specs/project/workflows.yaml and specs/project/workflows_vendor.yaml."""
         return WorkflowsAPI(self)

@@ -6,6 +6,71 @@
 from typing import Any
 
 RESPONSES: dict[str, Any] = {
+    "ai.confirm_node": {"err_code": 0, "err_msg": "", "err": {}},
+    "ai.delete_field_files": {"err_code": 0, "err_msg": "", "err": {}},
+    "ai.edit_node": {"err_code": 0, "err_msg": "", "err": {}},
+    "ai.query_node": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "node_state": "node_state_1",
+            "ai_info": {
+                "status": "status_1",
+                "app_identity": {"app_key": "app_key_1", "point_key": "point_key_1"},
+                "props": [
+                    {
+                        "prop_key": "prop_key_1",
+                        "prop_type": ["prop_type_1"],
+                        "prop_value": {
+                            "field": [
+                                {
+                                    "field_key": "field_key_1",
+                                    "field_type": "field_type_1",
+                                    "value": "value_1",
+                                    "field_name": "field_name_1",
+                                }
+                            ],
+                            "node_field": [
+                                {
+                                    "field_key": "field_key_1",
+                                    "field_type": "field_type_1",
+                                    "value": "value_1",
+                                    "field_name": "field_name_1",
+                                }
+                            ],
+                            "custom_property": {"value": "value_1", "type": "type_1"},
+                        },
+                    }
+                ],
+            },
+            "node_fields": [
+                {
+                    "field_key": "field_key_1",
+                    "field_type": "field_type_1",
+                    "value": "value_1",
+                    "field_name": "field_name_1",
+                }
+            ],
+            "conform_fields": [
+                {
+                    "field_key": "field_key_1",
+                    "field_type": "field_type_1",
+                    "value": "value_1",
+                    "field_name": "field_name_1",
+                }
+            ],
+            "sub_tasks": [{"task_id": 1, "is_finished": True}],
+            "sub_workitems": [
+                {
+                    "relation_id": "relation_id_1",
+                    "work_item_type": "work_item_type_1",
+                    "workitem_ids": ["workitem_ids_1"],
+                }
+            ],
+        },
+    },
+    "ai.update_field": {"err_code": 0, "err_msg": "", "err": {}},
     "attachments.delete": {"err": {}, "err_code": 0, "err_msg": "", "data": {}},
     "attachments.upload": {"err": {}, "err_msg": "", "err_code": 0},
     "attachments.upload_file": {
@@ -15,6 +80,7 @@ RESPONSES: dict[str, Any] = {
         "err_code": 0,
     },
     "comments.create": {"err": {}, "err_code": 0, "err_msg": "", "data": 7565422599569830000},
+    "comments.create_file_comment": {"err_code": 0, "err_msg": "", "err": {}, "data": 1},
     "comments.list": {
         "err": {},
         "err_code": 0,
@@ -39,6 +105,30 @@ RESPONSES: dict[str, Any] = {
         ],
         "pagination": {"total": 2, "page_num": 1, "page_size": 200},
     },
+    "comments.list_file_comments": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": [
+            {
+                "id": 1,
+                "work_item_id": 1,
+                "work_item_type_key": "story",
+                "created_at": 1767225600000,
+                "operator": "operator_1",
+                "comment_file": {
+                    "file_token": "file_token_1",
+                    "file_name": "file_name_1",
+                    "file_size": 1,
+                    "file_type": "file_type_1",
+                    "file_url": "file_url_1",
+                },
+            }
+        ],
+        "pagination": {"page_num": 1, "page_size": 1, "total": 1},
+    },
+    "config.create_role": {"err_code": 0, "err_msg": "", "err": {}, "data": "data_1"},
+    "config.delete_role": {"err_code": 0, "err_msg": "", "err": {}},
     "config.get_template": {
         "err": {},
         "err_code": 0,
@@ -179,6 +269,33 @@ RESPONSES: dict[str, Any] = {
         "err": {},
         "err_msg": "",
         "err_code": 0,
+    },
+    "config.list_field_options": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "options": [
+                {
+                    "label": "P0",
+                    "value": "option_1",
+                    "children": [{"label": "P0-a", "value": "option_1a"}],
+                    "work_item_type_key": "story",
+                    "color": "#F54A45",
+                    "order": 1,
+                    "is_disabled": 2,
+                    "is_visibility": 1,
+                }
+            ],
+            "free_add": False,
+            "has_more": False,
+            "field_key": "priority",
+            "field_name": "优先级",
+            "field_type": "select",
+            "level_mode": "level_mode_1",
+            "field_alias": "priority",
+            "level_class": "level_class_1",
+        },
     },
     "config.list_fields": {
         "data": [
@@ -380,6 +497,7 @@ RESPONSES: dict[str, Any] = {
             },
         ],
     },
+    "config.update_role": {"err_code": 0, "err_msg": "", "err": {}},
     "config.update_work_item_type": {"err": {}, "err_code": 0, "err_msg": "", "data": {}},
     "measures.get_chart": {
         "err": {},
@@ -411,6 +529,969 @@ RESPONSES: dict[str, Any] = {
         "err_code": 0,
         "err_msg": "",
     },
+    "plan_tables.complete_create_audit": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {"success": True},
+    },
+    "plan_tables.get_template": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "template_key": "template_key_1",
+            "template_name": "template_name_1",
+            "template_id": "template_id_1",
+            "is_disabled": True,
+            "version": 1,
+            "workflow_conf": {
+                "status_infos": [
+                    {
+                        "status_key": "status_key_1",
+                        "status_name": "status_name_1",
+                        "status_order_index": 1,
+                    }
+                ],
+                "node_infos": [
+                    {
+                        "state_key": "state_key_1",
+                        "node_name": "node_name_1",
+                        "node_tags": ["node_tags_1"],
+                        "node_type": "node_type_1",
+                        "is_visibility": 1,
+                        "need_schedule": True,
+                        "owner": {
+                            "owner_usage_mode": "owner_usage_mode_1",
+                            "owner_roles": ["owner_roles_1"],
+                            "user_keys": ["user_keys_1"],
+                        },
+                        "wbs_status_map": {
+                            "status_key": "status_key_1",
+                            "status_name": "status_name_1",
+                        },
+                        "node_sub_process": {
+                            "template_key": "template_key_1",
+                            "template_name": "template_name_1",
+                            "template_id": "template_id_1",
+                            "work_item_type_key": "story",
+                            "flow_mode": "flow_mode_1",
+                        },
+                        "wbs_node_map": {
+                            "state_key": "state_key_1",
+                            "status_name": "status_name_1",
+                        },
+                    }
+                ],
+                "connections": [
+                    {
+                        "source_state_key": "source_state_key_1",
+                        "target_state_key": "target_state_key_1",
+                        "transition_id": 1,
+                        "fields": [
+                            {
+                                "is_required": 1,
+                                "is_visibility": 1,
+                                "role_assign": [
+                                    {
+                                        "role": "role_1",
+                                        "name": "name_1",
+                                        "default_appear": 1,
+                                        "deletable": 1,
+                                        "member_assign": 1,
+                                        "members": ["members_1"],
+                                    }
+                                ],
+                                "field_name": "field_name_1",
+                                "field_key": "field_key_1",
+                                "field_alias": "field_alias_1",
+                                "field_type_key": "text",
+                                "default_value": {"default_appear": 1, "value": "value_1"},
+                                "options": [
+                                    {
+                                        "label": "label_1",
+                                        "value": "value_1",
+                                        "is_disabled": 1,
+                                        "is_visibility": 1,
+                                        "children": [{}],
+                                    }
+                                ],
+                                "compound_fields": [{}],
+                                "is_validity": 1,
+                                "label": "label_1",
+                                "work_item_relation": {
+                                    "id": "id_1",
+                                    "name": "name_1",
+                                    "disabled": True,
+                                    "work_item_type_key": "story",
+                                    "work_item_type_name": "work_item_type_name_1",
+                                    "relation_details": [{}],
+                                    "relation_type": 1,
+                                },
+                                "field_uuid": "field_uuid_1",
+                                "free_add": True,
+                                "field_tips": "field_tips_1",
+                                "sub_type_level_mode": "sub_type_level_mode_1",
+                                "sub_type_level_class": 1,
+                                "editable_personnel_scope": {
+                                    "editable_personnel_range_type": "editable_personnel_range_type_1",
+                                    "editable_roles": ["editable_roles_1"],
+                                },
+                            }
+                        ],
+                    }
+                ],
+            },
+        },
+    },
+    "plan_tables.list_sub_work_item_confs": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "draft_view_sub_work_item_confs": [
+                {
+                    "work_item_type_key": "story",
+                    "work_item_type_name": "work_item_type_name_1",
+                    "relations": [
+                        {
+                            "relation_key": "relation_key_1",
+                            "relation_name": "relation_name_1",
+                            "relation_conf_uuid": "relation_conf_uuid_1",
+                        }
+                    ],
+                    "enable_model_resource_lib": True,
+                }
+            ]
+        },
+    },
+    "plan_tables.patch_draft": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "relation_values": [
+                {
+                    "uuid": "uuid_1",
+                    "operation_type": "operation_type_1",
+                    "operation_target": "operation_target_1",
+                    "value": {
+                        "name": "name_1",
+                        "role_owners": [
+                            {
+                                "role": "role_1",
+                                "name": "name_1",
+                                "owners": ["owners_1"],
+                                "exist": True,
+                                "is_member_multi": True,
+                            }
+                        ],
+                        "operation_create": {
+                            "element_key": "element_key_1",
+                            "name": "name_1",
+                            "id": 1,
+                            "seq_order_info": {"pre": [{}], "post": [{}], "parent": {}},
+                            "wbs_status": "wbs_status_1",
+                            "pre": "pre_1",
+                        },
+                        "child_orders": [{"uuid": "uuid_1", "order_index": 1}],
+                        "deleted_uuids": ["deleted_uuids_1"],
+                        "delete_linkage_uuids": True,
+                        "reason": "reason_1",
+                        "schedule": {
+                            "points": 1.5,
+                            "estimate_start_date": 1767225600000,
+                            "estimate_end_date": 1767225600000,
+                            "owners": ["owners_1"],
+                            "actual_work_time": 1.5,
+                            "is_auto": True,
+                            "planned_construction_period": 1,
+                        },
+                        "schedules": [
+                            {
+                                "points": 1.5,
+                                "estimate_start_date": 1767225600000,
+                                "estimate_end_date": 1767225600000,
+                                "owners": ["owners_1"],
+                                "actual_work_time": 1.5,
+                                "is_auto": True,
+                                "planned_construction_period": 1,
+                            }
+                        ],
+                        "wbs_work_item": {
+                            "node_uuid": "node_uuid_1",
+                            "work_item_id": 1,
+                            "type": "node",
+                            "wbs_status": "wbs_status_1",
+                            "wbs_status_map": {"key": "wbs_status_map_1"},
+                            "sub_work_item": [{}],
+                            "name": "name_1",
+                            "deliverable": [
+                                {
+                                    "field_key": "field_key_1",
+                                    "field_value": "value_1",
+                                    "target_state": {},
+                                    "field_type_key": "text",
+                                    "field_alias": "field_alias_1",
+                                    "help_description": "help_description_1",
+                                    "update_mode": 1,
+                                    "field_name": "field_name_1",
+                                }
+                            ],
+                            "schedule": {
+                                "points": 1.5,
+                                "estimate_start_date": 1767225600000,
+                                "estimate_end_date": 1767225600000,
+                                "owners": ["owners_1"],
+                                "actual_work_time": 1.5,
+                                "is_auto": True,
+                                "planned_construction_period": 1,
+                            },
+                            "schedules": [
+                                {
+                                    "points": 1.5,
+                                    "estimate_start_date": 1767225600000,
+                                    "estimate_end_date": 1767225600000,
+                                    "owners": ["owners_1"],
+                                    "actual_work_time": 1.5,
+                                    "is_auto": True,
+                                    "planned_construction_period": 1,
+                                }
+                            ],
+                            "points": 1.5,
+                            "role_owners": [
+                                {
+                                    "role": "role_1",
+                                    "name": "name_1",
+                                    "owners": ["owners_1"],
+                                    "exist": True,
+                                    "is_member_multi": True,
+                                }
+                            ],
+                            "work_item_type_key": "story",
+                            "milestone": True,
+                            "connections": [
+                                {
+                                    "source_state_key": "source_state_key_1",
+                                    "target_state_key": "target_state_key_1",
+                                    "transition_id": 1,
+                                    "fields": [{}],
+                                }
+                            ],
+                            "state_key": "state_key_1",
+                            "start_time": 1767225600000,
+                            "finish_time": 1767225600000,
+                            "owner_conf": {
+                                "owner_usage_mode": "owner_usage_mode_1",
+                                "owner_roles": ["owner_roles_1"],
+                                "user_keys": ["user_keys_1"],
+                            },
+                            "is_draft_create": True,
+                            "need_actual_work_time": True,
+                            "node_wbs_role_owners": [
+                                {
+                                    "path": "path_1",
+                                    "work_item_id": 1,
+                                    "name": "name_1",
+                                    "role_owners": [{}],
+                                    "work_item_type_key": "story",
+                                }
+                            ],
+                            "task_type": 1,
+                            "uuid_in_conf": "uuid_in_conf_1",
+                            "union_deliverable": {
+                                "field_deliverables": [{}],
+                                "instance_deliverables": [{}],
+                            },
+                            "seq_order_info": {"pre": [{}], "post": [{}], "parent": {}},
+                            "dismantle_mode": 1,
+                            "status": 1,
+                            "dependencies": [
+                                {
+                                    "work_item_id": 1,
+                                    "state_key": "state_key_1",
+                                    "name": "name_1",
+                                    "type": "type_1",
+                                }
+                            ],
+                            "relative_schedule_v2": [
+                                {
+                                    "work_item_id": 1,
+                                    "state_key": "state_key_1",
+                                    "name": "name_1",
+                                    "type": "type_1",
+                                }
+                            ],
+                            "is_schedule_agg_item": True,
+                            "field_values": [
+                                {
+                                    "field_key": "field_key_1",
+                                    "field_value": "value_1",
+                                    "target_state": {},
+                                    "field_type_key": "text",
+                                    "field_alias": "field_alias_1",
+                                    "help_description": "help_description_1",
+                                    "update_mode": 1,
+                                    "field_name": "field_name_1",
+                                }
+                            ],
+                        },
+                        "connections": [
+                            {
+                                "source_state_key": "source_state_key_1",
+                                "target_state_key": "target_state_key_1",
+                                "transition_id": 1,
+                                "fields": [
+                                    {
+                                        "is_required": 1,
+                                        "is_visibility": 1,
+                                        "role_assign": [{}],
+                                        "field_name": "field_name_1",
+                                        "field_key": "field_key_1",
+                                        "field_alias": "field_alias_1",
+                                        "field_type_key": "text",
+                                        "default_value": {},
+                                        "options": [{}],
+                                        "compound_fields": [{}],
+                                        "is_validity": 1,
+                                        "label": "label_1",
+                                        "work_item_relation": {},
+                                        "field_uuid": "field_uuid_1",
+                                        "free_add": True,
+                                        "field_tips": "field_tips_1",
+                                        "sub_type_level_mode": "sub_type_level_mode_1",
+                                        "sub_type_level_class": 1,
+                                        "editable_personnel_scope": {},
+                                    }
+                                ],
+                            }
+                        ],
+                        "restore_uuids": ["restore_uuids_1"],
+                        "wbs_status": "wbs_status_1",
+                        "seq_order_info": {
+                            "pre": [
+                                {"value_type": "value_type_1", "vaule": "vaule_1", "path": "path_1"}
+                            ],
+                            "post": [
+                                {"value_type": "value_type_1", "vaule": "vaule_1", "path": "path_1"}
+                            ],
+                            "parent": {
+                                "value_type": "value_type_1",
+                                "vaule": "vaule_1",
+                                "path": "path_1",
+                            },
+                        },
+                        "sub_instance_create": {
+                            "project_key": "sandbox",
+                            "work_item_type_key": "story",
+                            "field_values": [
+                                {
+                                    "field_key": "field_key_1",
+                                    "field_value": "value_1",
+                                    "target_state": {},
+                                    "field_type_key": "text",
+                                    "field_alias": "field_alias_1",
+                                    "help_description": "help_description_1",
+                                    "update_mode": 1,
+                                    "field_name": "field_name_1",
+                                }
+                            ],
+                            "relation_case": {
+                                "relation_uuid": "relation_uuid_1",
+                                "parent_work_item_id": 1,
+                                "node_key": "node_key_1",
+                                "relation_conf_uuid": "relation_conf_uuid_1",
+                            },
+                            "template_id": 1,
+                            "work_item_id": 1,
+                            "linked_resources": [{"resource_id": 1}],
+                            "pre": "pre_1",
+                            "mode": "mode_1",
+                        },
+                        "dismantle_mode": 1,
+                        "union_deliveries": [
+                            {
+                                "type": "type_1",
+                                "field_delivery": {
+                                    "project_key": "sandbox",
+                                    "work_item_type_key": "story",
+                                    "field_key": "field_key_1",
+                                },
+                                "instance_delivery": {
+                                    "project_key": "sandbox",
+                                    "work_item_type_key": "story",
+                                    "resource_id": 1,
+                                },
+                            }
+                        ],
+                        "is_schedule_agg_item": True,
+                    },
+                    "work_item_id": 1,
+                }
+            ],
+            "failed_tasks": {"uuid": "uuid_1", "reason": "reason_1"},
+        },
+    },
+    "plan_tables.publish_commit": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {"success": True},
+    },
+    "plan_tables.publish_draft": {"err_code": 0, "err_msg": "", "err": {}},
+    "plan_tables.query_draft": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "wbs_draft": {
+                "template_uuid": "template_uuid_1",
+                "template_version": 1,
+                "work_item_type_key": "story",
+                "related_sub_work_items": [
+                    {
+                        "node_uuid": "node_uuid_1",
+                        "work_item_id": 1,
+                        "type": "node",
+                        "wbs_status": "wbs_status_1",
+                        "wbs_status_map": {"key": "wbs_status_map_1"},
+                        "sub_work_item": [{}],
+                        "name": "name_1",
+                        "deliverable": [
+                            {
+                                "field_key": "field_key_1",
+                                "field_value": "value_1",
+                                "target_state": {"state_key": "state_key_1", "transition_id": 1},
+                                "field_type_key": "text",
+                                "field_alias": "field_alias_1",
+                                "help_description": "help_description_1",
+                                "update_mode": 1,
+                                "field_name": "field_name_1",
+                            }
+                        ],
+                        "schedule": {
+                            "points": 1.5,
+                            "estimate_start_date": 1767225600000,
+                            "estimate_end_date": 1767225600000,
+                            "owners": ["owners_1"],
+                            "actual_work_time": 1.5,
+                            "is_auto": True,
+                            "planned_construction_period": 1,
+                        },
+                        "schedules": [
+                            {
+                                "points": 1.5,
+                                "estimate_start_date": 1767225600000,
+                                "estimate_end_date": 1767225600000,
+                                "owners": ["owners_1"],
+                                "actual_work_time": 1.5,
+                                "is_auto": True,
+                                "planned_construction_period": 1,
+                            }
+                        ],
+                        "points": 1.5,
+                        "role_owners": [
+                            {
+                                "role": "role_1",
+                                "name": "name_1",
+                                "owners": ["owners_1"],
+                                "exist": True,
+                                "is_member_multi": True,
+                            }
+                        ],
+                        "work_item_type_key": "story",
+                        "milestone": True,
+                        "connections": [
+                            {
+                                "source_state_key": "source_state_key_1",
+                                "target_state_key": "target_state_key_1",
+                                "transition_id": 1,
+                                "fields": [
+                                    {
+                                        "is_required": 1,
+                                        "is_visibility": 1,
+                                        "role_assign": [{}],
+                                        "field_name": "field_name_1",
+                                        "field_key": "field_key_1",
+                                        "field_alias": "field_alias_1",
+                                        "field_type_key": "text",
+                                        "default_value": {},
+                                        "options": [{}],
+                                        "compound_fields": [{}],
+                                        "is_validity": 1,
+                                        "label": "label_1",
+                                        "work_item_relation": {},
+                                        "field_uuid": "field_uuid_1",
+                                        "free_add": True,
+                                        "field_tips": "field_tips_1",
+                                        "sub_type_level_mode": "sub_type_level_mode_1",
+                                        "sub_type_level_class": 1,
+                                        "editable_personnel_scope": {},
+                                    }
+                                ],
+                            }
+                        ],
+                        "state_key": "state_key_1",
+                        "start_time": 1767225600000,
+                        "finish_time": 1767225600000,
+                        "owner_conf": {
+                            "owner_usage_mode": "owner_usage_mode_1",
+                            "owner_roles": ["owner_roles_1"],
+                            "user_keys": ["user_keys_1"],
+                        },
+                        "is_draft_create": True,
+                        "need_actual_work_time": True,
+                        "node_wbs_role_owners": [
+                            {
+                                "path": "path_1",
+                                "work_item_id": 1,
+                                "name": "name_1",
+                                "role_owners": [
+                                    {
+                                        "role": "role_1",
+                                        "name": "name_1",
+                                        "owners": ["owners_1"],
+                                        "exist": True,
+                                        "is_member_multi": True,
+                                    }
+                                ],
+                                "work_item_type_key": "story",
+                            }
+                        ],
+                        "task_type": 1,
+                        "uuid_in_conf": "uuid_in_conf_1",
+                        "union_deliverable": {
+                            "field_deliverables": [
+                                {
+                                    "field_info": {},
+                                    "placeholder": "placeholder_1",
+                                    "remark": "remark_1",
+                                    "status": 1,
+                                }
+                            ],
+                            "instance_deliverables": [
+                                {
+                                    "name": "name_1",
+                                    "work_item_id": 1,
+                                    "deletable": True,
+                                    "must_complete": True,
+                                    "state_key": "state_key_1",
+                                    "state_name": "state_name_1",
+                                    "owners": ["owners_1"],
+                                    "remark": "remark_1",
+                                }
+                            ],
+                        },
+                        "seq_order_info": {
+                            "pre": [
+                                {"value_type": "value_type_1", "vaule": "vaule_1", "path": "path_1"}
+                            ],
+                            "post": [
+                                {"value_type": "value_type_1", "vaule": "vaule_1", "path": "path_1"}
+                            ],
+                            "parent": {
+                                "value_type": "value_type_1",
+                                "vaule": "vaule_1",
+                                "path": "path_1",
+                            },
+                        },
+                        "dismantle_mode": 1,
+                        "status": 1,
+                        "dependencies": [
+                            {
+                                "work_item_id": 1,
+                                "state_key": "state_key_1",
+                                "name": "name_1",
+                                "type": "type_1",
+                            }
+                        ],
+                        "relative_schedule_v2": [
+                            {
+                                "work_item_id": 1,
+                                "state_key": "state_key_1",
+                                "name": "name_1",
+                                "type": "type_1",
+                            }
+                        ],
+                        "is_schedule_agg_item": True,
+                        "field_values": [
+                            {
+                                "field_key": "field_key_1",
+                                "field_value": "value_1",
+                                "target_state": {"state_key": "state_key_1", "transition_id": 1},
+                                "field_type_key": "text",
+                                "field_alias": "field_alias_1",
+                                "help_description": "help_description_1",
+                                "update_mode": 1,
+                                "field_name": "field_name_1",
+                            }
+                        ],
+                    }
+                ],
+                "connections": [
+                    {
+                        "source_state_key": "source_state_key_1",
+                        "target_state_key": "target_state_key_1",
+                        "transition_id": 1,
+                        "fields": [
+                            {
+                                "is_required": 1,
+                                "is_visibility": 1,
+                                "role_assign": [
+                                    {
+                                        "role": "role_1",
+                                        "name": "name_1",
+                                        "default_appear": 1,
+                                        "deletable": 1,
+                                        "member_assign": 1,
+                                        "members": ["members_1"],
+                                    }
+                                ],
+                                "field_name": "field_name_1",
+                                "field_key": "field_key_1",
+                                "field_alias": "field_alias_1",
+                                "field_type_key": "text",
+                                "default_value": {"default_appear": 1, "value": "value_1"},
+                                "options": [
+                                    {
+                                        "label": "label_1",
+                                        "value": "value_1",
+                                        "is_disabled": 1,
+                                        "is_visibility": 1,
+                                        "children": [{}],
+                                    }
+                                ],
+                                "compound_fields": [{}],
+                                "is_validity": 1,
+                                "label": "label_1",
+                                "work_item_relation": {
+                                    "id": "id_1",
+                                    "name": "name_1",
+                                    "disabled": True,
+                                    "work_item_type_key": "story",
+                                    "work_item_type_name": "work_item_type_name_1",
+                                    "relation_details": [{}],
+                                    "relation_type": 1,
+                                },
+                                "field_uuid": "field_uuid_1",
+                                "free_add": True,
+                                "field_tips": "field_tips_1",
+                                "sub_type_level_mode": "sub_type_level_mode_1",
+                                "sub_type_level_class": 1,
+                                "editable_personnel_scope": {
+                                    "editable_personnel_range_type": "editable_personnel_range_type_1",
+                                    "editable_roles": ["editable_roles_1"],
+                                },
+                            }
+                        ],
+                    }
+                ],
+                "draft_id": "draft_id_1",
+                "delete_uuids": ["delete_uuids_1"],
+                "role_owners": {
+                    "1": [
+                        {
+                            "role": "role_1",
+                            "name": "name_1",
+                            "owners": ["owners_1"],
+                            "exist": True,
+                            "is_member_multi": True,
+                        }
+                    ]
+                },
+                "user_details": [
+                    {
+                        "user_key": "user_key_1",
+                        "username": "username_1",
+                        "email": "email_1",
+                        "name_cn": "name_cn_1",
+                        "name_en": "name_en_1",
+                    }
+                ],
+                "work_item_id": 1,
+            }
+        },
+    },
+    "plan_tables.reset_draft": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "wbs_draft": {
+                "template_uuid": "template_uuid_1",
+                "template_version": 1,
+                "work_item_type_key": "story",
+                "related_sub_work_items": [
+                    {
+                        "node_uuid": "node_uuid_1",
+                        "work_item_id": 1,
+                        "type": "node",
+                        "wbs_status": "wbs_status_1",
+                        "wbs_status_map": {"key": "wbs_status_map_1"},
+                        "sub_work_item": [{}],
+                        "name": "name_1",
+                        "deliverable": [
+                            {
+                                "field_key": "field_key_1",
+                                "field_value": "value_1",
+                                "target_state": {"state_key": "state_key_1", "transition_id": 1},
+                                "field_type_key": "text",
+                                "field_alias": "field_alias_1",
+                                "help_description": "help_description_1",
+                                "update_mode": 1,
+                                "field_name": "field_name_1",
+                            }
+                        ],
+                        "schedule": {
+                            "points": 1.5,
+                            "estimate_start_date": 1767225600000,
+                            "estimate_end_date": 1767225600000,
+                            "owners": ["owners_1"],
+                            "actual_work_time": 1.5,
+                            "is_auto": True,
+                            "planned_construction_period": 1,
+                        },
+                        "schedules": [
+                            {
+                                "points": 1.5,
+                                "estimate_start_date": 1767225600000,
+                                "estimate_end_date": 1767225600000,
+                                "owners": ["owners_1"],
+                                "actual_work_time": 1.5,
+                                "is_auto": True,
+                                "planned_construction_period": 1,
+                            }
+                        ],
+                        "points": 1.5,
+                        "role_owners": [
+                            {
+                                "role": "role_1",
+                                "name": "name_1",
+                                "owners": ["owners_1"],
+                                "exist": True,
+                                "is_member_multi": True,
+                            }
+                        ],
+                        "work_item_type_key": "story",
+                        "milestone": True,
+                        "connections": [
+                            {
+                                "source_state_key": "source_state_key_1",
+                                "target_state_key": "target_state_key_1",
+                                "transition_id": 1,
+                                "fields": [
+                                    {
+                                        "is_required": 1,
+                                        "is_visibility": 1,
+                                        "role_assign": [{}],
+                                        "field_name": "field_name_1",
+                                        "field_key": "field_key_1",
+                                        "field_alias": "field_alias_1",
+                                        "field_type_key": "text",
+                                        "default_value": {},
+                                        "options": [{}],
+                                        "compound_fields": [{}],
+                                        "is_validity": 1,
+                                        "label": "label_1",
+                                        "work_item_relation": {},
+                                        "field_uuid": "field_uuid_1",
+                                        "free_add": True,
+                                        "field_tips": "field_tips_1",
+                                        "sub_type_level_mode": "sub_type_level_mode_1",
+                                        "sub_type_level_class": 1,
+                                        "editable_personnel_scope": {},
+                                    }
+                                ],
+                            }
+                        ],
+                        "state_key": "state_key_1",
+                        "start_time": 1767225600000,
+                        "finish_time": 1767225600000,
+                        "owner_conf": {
+                            "owner_usage_mode": "owner_usage_mode_1",
+                            "owner_roles": ["owner_roles_1"],
+                            "user_keys": ["user_keys_1"],
+                        },
+                        "is_draft_create": True,
+                        "need_actual_work_time": True,
+                        "node_wbs_role_owners": [
+                            {
+                                "path": "path_1",
+                                "work_item_id": 1,
+                                "name": "name_1",
+                                "role_owners": [
+                                    {
+                                        "role": "role_1",
+                                        "name": "name_1",
+                                        "owners": ["owners_1"],
+                                        "exist": True,
+                                        "is_member_multi": True,
+                                    }
+                                ],
+                                "work_item_type_key": "story",
+                            }
+                        ],
+                        "task_type": 1,
+                        "uuid_in_conf": "uuid_in_conf_1",
+                        "union_deliverable": {
+                            "field_deliverables": [
+                                {
+                                    "field_info": {},
+                                    "placeholder": "placeholder_1",
+                                    "remark": "remark_1",
+                                    "status": 1,
+                                }
+                            ],
+                            "instance_deliverables": [
+                                {
+                                    "name": "name_1",
+                                    "work_item_id": 1,
+                                    "deletable": True,
+                                    "must_complete": True,
+                                    "state_key": "state_key_1",
+                                    "state_name": "state_name_1",
+                                    "owners": ["owners_1"],
+                                    "remark": "remark_1",
+                                }
+                            ],
+                        },
+                        "seq_order_info": {
+                            "pre": [
+                                {"value_type": "value_type_1", "vaule": "vaule_1", "path": "path_1"}
+                            ],
+                            "post": [
+                                {"value_type": "value_type_1", "vaule": "vaule_1", "path": "path_1"}
+                            ],
+                            "parent": {
+                                "value_type": "value_type_1",
+                                "vaule": "vaule_1",
+                                "path": "path_1",
+                            },
+                        },
+                        "dismantle_mode": 1,
+                        "status": 1,
+                        "dependencies": [
+                            {
+                                "work_item_id": 1,
+                                "state_key": "state_key_1",
+                                "name": "name_1",
+                                "type": "type_1",
+                            }
+                        ],
+                        "relative_schedule_v2": [
+                            {
+                                "work_item_id": 1,
+                                "state_key": "state_key_1",
+                                "name": "name_1",
+                                "type": "type_1",
+                            }
+                        ],
+                        "is_schedule_agg_item": True,
+                        "field_values": [
+                            {
+                                "field_key": "field_key_1",
+                                "field_value": "value_1",
+                                "target_state": {"state_key": "state_key_1", "transition_id": 1},
+                                "field_type_key": "text",
+                                "field_alias": "field_alias_1",
+                                "help_description": "help_description_1",
+                                "update_mode": 1,
+                                "field_name": "field_name_1",
+                            }
+                        ],
+                    }
+                ],
+                "connections": [
+                    {
+                        "source_state_key": "source_state_key_1",
+                        "target_state_key": "target_state_key_1",
+                        "transition_id": 1,
+                        "fields": [
+                            {
+                                "is_required": 1,
+                                "is_visibility": 1,
+                                "role_assign": [
+                                    {
+                                        "role": "role_1",
+                                        "name": "name_1",
+                                        "default_appear": 1,
+                                        "deletable": 1,
+                                        "member_assign": 1,
+                                        "members": ["members_1"],
+                                    }
+                                ],
+                                "field_name": "field_name_1",
+                                "field_key": "field_key_1",
+                                "field_alias": "field_alias_1",
+                                "field_type_key": "text",
+                                "default_value": {"default_appear": 1, "value": "value_1"},
+                                "options": [
+                                    {
+                                        "label": "label_1",
+                                        "value": "value_1",
+                                        "is_disabled": 1,
+                                        "is_visibility": 1,
+                                        "children": [{}],
+                                    }
+                                ],
+                                "compound_fields": [{}],
+                                "is_validity": 1,
+                                "label": "label_1",
+                                "work_item_relation": {
+                                    "id": "id_1",
+                                    "name": "name_1",
+                                    "disabled": True,
+                                    "work_item_type_key": "story",
+                                    "work_item_type_name": "work_item_type_name_1",
+                                    "relation_details": [{}],
+                                    "relation_type": 1,
+                                },
+                                "field_uuid": "field_uuid_1",
+                                "free_add": True,
+                                "field_tips": "field_tips_1",
+                                "sub_type_level_mode": "sub_type_level_mode_1",
+                                "sub_type_level_class": 1,
+                                "editable_personnel_scope": {
+                                    "editable_personnel_range_type": "editable_personnel_range_type_1",
+                                    "editable_roles": ["editable_roles_1"],
+                                },
+                            }
+                        ],
+                    }
+                ],
+                "draft_id": "draft_id_1",
+                "delete_uuids": ["delete_uuids_1"],
+                "role_owners": {
+                    "1": [
+                        {
+                            "role": "role_1",
+                            "name": "name_1",
+                            "owners": ["owners_1"],
+                            "exist": True,
+                            "is_member_multi": True,
+                        }
+                    ]
+                },
+                "user_details": [
+                    {
+                        "user_key": "user_key_1",
+                        "username": "username_1",
+                        "email": "email_1",
+                        "name_cn": "name_cn_1",
+                        "name_en": "name_en_1",
+                    }
+                ],
+                "work_item_id": 1,
+            }
+        },
+    },
+    "plan_tables.switch_back_to_draft": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {"success": True},
+    },
+    "plan_tables.update_frozen_rows": {"err_code": 0, "err_msg": "", "err": {}},
     "projects.detail": {
         "err": {},
         "err_code": 0,
@@ -438,6 +1519,474 @@ RESPONSES: dict[str, Any] = {
             "68382b399de4b0ec6c5a****",
         ],
     },
+    "resources.create_element": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {"element_key": "element_key_1"},
+    },
+    "resources.create_instance": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "work_item_id": 1,
+            "ignore_create_info": {"field_keys": ["field_keys_1"], "role_ids": ["role_ids_1"]},
+        },
+    },
+    "resources.create_work_item": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {"work_item_id": 1},
+    },
+    "resources.query_elements": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "node_elements": [{"element_key": "element_key_1", "name": "name_1"}],
+            "task_elements": [{"element_key": "element_key_1", "name": "name_1"}],
+            "total": 1,
+        },
+    },
+    "resources.query_work_items": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": [
+            {
+                "id": 1,
+                "name": "name_1",
+                "work_item_type_key": "story",
+                "project_key": "sandbox",
+                "template_type": "template_type_1",
+                "created_by": "created_by_1",
+                "updated_by": "updated_by_1",
+                "created_at": 1767225600000,
+                "updated_at": 1767225600000,
+                "fields": [
+                    {
+                        "field_key": "field_key_1",
+                        "field_value": "value_1",
+                        "target_state": {"state_key": "state_key_1", "transition_id": 1},
+                        "field_type_key": "text",
+                        "field_alias": "field_alias_1",
+                        "help_description": "help_description_1",
+                        "update_mode": 1,
+                        "field_name": "field_name_1",
+                    }
+                ],
+                "simple_name": "simple_name_1",
+                "template_id": 1,
+                "multi_texts": [
+                    {
+                        "field_key": "field_key_1",
+                        "field_value": {
+                            "doc": "doc_1",
+                            "doc_text": "doc_text_1",
+                            "is_empty": True,
+                            "notify_user_list": ["notify_user_list_1"],
+                            "notify_user_type": "notify_user_type_1",
+                            "doc_html": "doc_html_1",
+                        },
+                    }
+                ],
+                "relation_fields_detail": [
+                    {
+                        "field_key": "field_key_1",
+                        "detail": [
+                            {"story_id": 1, "work_item_type_key": "story", "project_key": "sandbox"}
+                        ],
+                    }
+                ],
+                "user_details": [
+                    {
+                        "user_key": "user_key_1",
+                        "username": "username_1",
+                        "email": "email_1",
+                        "name_cn": "name_cn_1",
+                        "name_en": "name_en_1",
+                    }
+                ],
+                "parent_work_item": [
+                    {
+                        "relation_uuid": "relation_uuid_1",
+                        "parent_work_item_id": 1,
+                        "parent_node_key": "parent_node_key_1",
+                    }
+                ],
+            }
+        ],
+    },
+    "resources.search_by_params": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": [
+            {
+                "work_item_id": 1,
+                "name": "name_1",
+                "work_item_type_key": "story",
+                "project_key": "sandbox",
+                "template_type": "template_type_1",
+                "created_by": {
+                    "user_key": "user_key_1",
+                    "username": "username_1",
+                    "email": "email_1",
+                    "name_cn": "name_cn_1",
+                    "name_en": "name_en_1",
+                },
+                "updated_by": {
+                    "user_key": "user_key_1",
+                    "username": "username_1",
+                    "email": "email_1",
+                    "name_cn": "name_cn_1",
+                    "name_en": "name_en_1",
+                },
+                "created_at": 1767225600000,
+                "updated_at": 1767225600000,
+                "owner": {
+                    "user_key": "user_key_1",
+                    "username": "username_1",
+                    "email": "email_1",
+                    "name_cn": "name_cn_1",
+                    "name_en": "name_en_1",
+                },
+                "role_owners": [
+                    {
+                        "role": "role_1",
+                        "role_key": "role_key_1",
+                        "owners": [
+                            {
+                                "user_key": "user_key_1",
+                                "username": "username_1",
+                                "email": "email_1",
+                                "name_cn": "name_cn_1",
+                                "name_en": "name_en_1",
+                            }
+                        ],
+                    }
+                ],
+                "template_version": 1,
+                "template": {
+                    "id": 1,
+                    "state_flow_key": "state_flow_key_1",
+                    "work_flow_key": "work_flow_key_1",
+                },
+            }
+        ],
+        "pagination": {"page_size": 1, "search_after": "", "pit": "", "total": 1},
+    },
+    "resources.update_work_item": {"err_code": 0, "err_msg": "", "err": {}},
+    "search.integrate": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": "data_1",
+        "pagination": {"page_size": 1, "search_after": "", "pit": "", "total": 1},
+        "extra_info": {"key": "extra_info_1"},
+    },
+    "search.space_agg_fields": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "agg_resource_items": [
+                {
+                    "key": "key_1",
+                    "ruuid": "ruuid_1",
+                    "type": "type_1",
+                    "class": "class_1",
+                    "parent_key": "parent_key_1",
+                    "custom_key": "custom_key_1",
+                    "label": "label_1",
+                    "default_label": "default_label_1",
+                    "icon": "icon_1",
+                    "description": "description_1",
+                    "auth": {
+                        "usable": True,
+                        "editable": True,
+                        "deletable": True,
+                        "creatable": True,
+                        "batch_editable": True,
+                    },
+                    "params": "params_1",
+                    "available": ["available_1"],
+                    "unavailable": ["unavailable_1"],
+                    "using_feature_points": ["using_feature_points_1"],
+                    "resource_items": [{}],
+                    "error_message": {"error_code": 1, "error_info": "error_info_1"},
+                    "is_preset": True,
+                    "belongs_to": "belongs_to_1",
+                    "label_unique_key": "label_unique_key_1",
+                    "label_origin": "label_origin_1",
+                    "label_translations": [
+                        {
+                            "sync_status": "sync_status_1",
+                            "translated": True,
+                            "language": "language_1",
+                            "translation": "translation_1",
+                        }
+                    ],
+                    "resource_key": "resource_key_1",
+                    "scope": {"project_key": "sandbox", "work_item_type_key": "story"},
+                    "status": "status_1",
+                    "relation_ruuid": "relation_ruuid_1",
+                    "parent_label": "parent_label_1",
+                    "ui_description": {
+                        "ui_type": "ui_type_1",
+                        "uuid": "uuid_1",
+                        "is_multi": True,
+                        "dateType": 1,
+                        "dateFormat": "dateFormat_1",
+                        "subType": 1,
+                        "subTypeLevel": 1,
+                    },
+                    "group_label": "group_label_1",
+                    "is_multi_target": True,
+                    "data_source": {
+                        "project_key": "sandbox",
+                        "work_item_type_key": "story",
+                        "project_name": "project_name_1",
+                        "work_item_type_name": "work_item_type_name_1",
+                    },
+                    "relation_type": "relation_type_1",
+                    "role_id": "role_id_1",
+                    "role_key": "role_key_1",
+                }
+            ]
+        },
+    },
+    "search.universal": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": "data_1",
+        "pagination": {"page_size": 1, "search_after": "", "pit": "", "total": 1},
+        "extra_info": {"key": "extra_info_1"},
+        "datas": [
+            {
+                "id": 1,
+                "name": "name_1",
+                "work_item_type_key": "story",
+                "project_key": "sandbox",
+                "template_type": "template_type_1",
+                "pattern": "Node",
+                "sub_stage": "sub_stage_1",
+                "current_nodes": [
+                    {"id": "id_1", "name": "name_1", "owners": ["owners_1"], "milestone": True}
+                ],
+                "created_by": "created_by_1",
+                "updated_by": "updated_by_1",
+                "created_at": 1767225600000,
+                "updated_at": 1767225600000,
+                "fields": [
+                    {
+                        "field_key": "field_key_1",
+                        "field_value": "value_1",
+                        "field_type_key": "text",
+                        "field_alias": "field_alias_1",
+                    }
+                ],
+                "work_item_status": {
+                    "state_key": "state_key_1",
+                    "is_archived_state": True,
+                    "is_init_state": True,
+                    "updated_at": 1767225600000,
+                    "updated_by": "updated_by_1",
+                    "history": [{}],
+                },
+                "deleted_by": "deleted_by_1",
+                "deleted_at": 1767225600000,
+                "simple_name": "simple_name_1",
+                "template_id": 1,
+                "state_times": [
+                    {
+                        "state_key": "state_key_1",
+                        "start_time": 1767225600000,
+                        "end_time": 1767225600000,
+                        "name": "name_1",
+                    }
+                ],
+            }
+        ],
+    },
+    "story_relations.create": {"err_code": 0, "err_msg": "", "err": {}, "data": {"key": 1}},
+    "story_relations.query": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {"work_item_project_map": {"1": "work_item_project_map_1"}, "value": {"1": [1]}},
+    },
+    "tenant.activate_account": {"err_code": 0, "err_msg": "", "err": {}},
+    "tenant.create_account": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {"user_meego_key": "user_meego_key_1"},
+    },
+    "tenant.create_department": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {"department_meego_key": "department_meego_key_1"},
+    },
+    "tenant.delete_department": {"err_code": 0, "err_msg": "", "err": {}},
+    "tenant.query": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "tenant_meego_key": "tenant_meego_key_1",
+            "name": "name_1",
+            "external_ids": {"key": "external_ids_1"},
+            "icon": "icon_1",
+            "status": "status_1",
+            "platform_type": "platform_type_1",
+            "departments": [
+                {
+                    "department_meego_key": "department_meego_key_1",
+                    "name": {"key": "name_1"},
+                    "external_ids": {"key": "external_ids_1"},
+                    "org_level": "org_level_1",
+                    "parent": {
+                        "department_meego_key": "department_meego_key_1",
+                        "name": {"key": "name_1"},
+                        "external_ids": {"key": "external_ids_1"},
+                        "memberCount": 1,
+                        "org_level": "org_level_1",
+                    },
+                    "all_children": [
+                        {
+                            "department_meego_key": "department_meego_key_1",
+                            "name": {"key": "name_1"},
+                            "external_ids": {"key": "external_ids_1"},
+                            "memberCount": 1,
+                            "org_level": "org_level_1",
+                        }
+                    ],
+                    "direct_employees": [
+                        {
+                            "user_meego_key": "user_meego_key_1",
+                            "tenant_meego_key": "tenant_meego_key_1",
+                            "name": {"key": "name_1"},
+                            "external_ids": {"key": "external_ids_1"},
+                            "login_platform_type": "login_platform_type_1",
+                            "status": "status_1",
+                            "avatar_url": "avatar_url_1",
+                        }
+                    ],
+                    "all_employees": [
+                        {
+                            "user_meego_key": "user_meego_key_1",
+                            "tenant_meego_key": "tenant_meego_key_1",
+                            "name": {"key": "name_1"},
+                            "external_ids": {"key": "external_ids_1"},
+                            "login_platform_type": "login_platform_type_1",
+                            "status": "status_1",
+                            "avatar_url": "avatar_url_1",
+                        }
+                    ],
+                }
+            ],
+            "accounts": [
+                {
+                    "user_meego_key": "user_meego_key_1",
+                    "tenant_meego_key": "tenant_meego_key_1",
+                    "name": {"key": "name_1"},
+                    "external_ids": {"key": "external_ids_1"},
+                    "login_platform_type": "login_platform_type_1",
+                    "status": "status_1",
+                    "avatar_url": "avatar_url_1",
+                }
+            ],
+        },
+    },
+    "tenant.query_department": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "department_meego_key": "department_meego_key_1",
+            "name": {"key": "name_1"},
+            "external_ids": {"key": "external_ids_1"},
+            "org_level": "org_level_1",
+            "parent": {
+                "department_meego_key": "department_meego_key_1",
+                "name": {"key": "name_1"},
+                "external_ids": {"key": "external_ids_1"},
+                "memberCount": 1,
+                "org_level": "org_level_1",
+            },
+            "all_children": [
+                {
+                    "department_meego_key": "department_meego_key_1",
+                    "name": {"key": "name_1"},
+                    "external_ids": {"key": "external_ids_1"},
+                    "memberCount": 1,
+                    "org_level": "org_level_1",
+                }
+            ],
+            "direct_employees": [
+                {
+                    "user_meego_key": "user_meego_key_1",
+                    "tenant_meego_key": "tenant_meego_key_1",
+                    "name": {"key": "name_1"},
+                    "external_ids": {"key": "external_ids_1"},
+                    "login_platform_type": "login_platform_type_1",
+                    "status": "status_1",
+                    "avatar_url": "avatar_url_1",
+                }
+            ],
+            "all_employees": [
+                {
+                    "user_meego_key": "user_meego_key_1",
+                    "tenant_meego_key": "tenant_meego_key_1",
+                    "name": {"key": "name_1"},
+                    "external_ids": {"key": "external_ids_1"},
+                    "login_platform_type": "login_platform_type_1",
+                    "status": "status_1",
+                    "avatar_url": "avatar_url_1",
+                }
+            ],
+        },
+    },
+    "tenant.query_users": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": [
+            {
+                "user_id": 1,
+                "user_key": "user_key_1",
+                "username": "username_1",
+                "email": "email_1",
+                "avatar_url": "avatar_url_1",
+                "name_cn": "name_cn_1",
+                "name_en": "name_en_1",
+                "out_id": "out_id_1",
+                "status": "activated",
+                "out_user": {
+                    "out_user_id": "out_user_id_1",
+                    "login_platform_type": "login_platform_type_1",
+                },
+                "departments": [
+                    {
+                        "department_meego_key": "department_meego_key_1",
+                        "name": {"key": "name_1"},
+                        "external_ids": {"key": "external_ids_1"},
+                        "memberCount": 1,
+                        "org_level": "org_level_1",
+                    }
+                ],
+                "name": {"key": "name_1"},
+            }
+        ],
+    },
+    "tenant.stop_account": {"err_code": 0, "err_msg": "", "err": {}},
+    "tenant.update_account": {"err_code": 0, "err_msg": "", "err": {}},
+    "tenant.update_department": {"err_code": 0, "err_msg": "", "err": {}},
     "users.list_group_members": {
         "err": {},
         "err_code": 0,
@@ -1193,6 +2742,29 @@ RESPONSES: dict[str, Any] = {
     },
     "work_items.update": {"err_code": 0, "err_msg": "", "err": {}},
     "work_items.update_compound_field": {"err_code": 0, "err_msg": "", "err": {}, "data": {}},
+    "work_items.update_multi_signal": {
+        "err_code": 0,
+        "err_msg": "",
+        "err": {},
+        "data": {
+            "status": "status_1",
+            "detail": [
+                {
+                    "id": "id_1",
+                    "title": "title_1",
+                    "status": "status_1",
+                    "view_link": "view_link_1",
+                    "query_link": {
+                        "url": "url_1",
+                        "method": "method_1",
+                        "headers": "value_1",
+                        "body": "value_1",
+                        "params": "value_1",
+                    },
+                }
+            ],
+        },
+    },
     "workflows.change_state": {"data": {}, "err": {}, "err_msg": "", "err_code": 0},
     "workflows.operate_node": {"data": {}, "err": {}, "err_msg": "", "err_code": 0},
     "workflows.query": {
@@ -1482,6 +3054,7 @@ RESPONSES: dict[str, Any] = {
             ],
         },
     },
+    "workflows.update_actual_time": {"err_code": 0, "err_msg": "", "err": {}},
     "workflows.update_node": {"data": {}, "err": {}, "err_msg": "", "err_code": 0},
     "workflows.wbs_view": {
         "err_code": 0,

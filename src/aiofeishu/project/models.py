@@ -13,6 +13,82 @@ from aiofeishu._base import AuthenResponse, ProjectResponse, ResponseModel
 from aiofeishu.project.blocks import RichTextBlock, RichTextInline
 
 
+class AIAppIdentity(ResponseModel, kw_only=True):
+    """
+    AI 应用标识
+    """
+
+    app_key: str | None | UnsetType = UNSET
+    point_key: str | None | UnsetType = UNSET
+
+
+class AICommonField(ResponseModel, kw_only=True):
+    """
+    字段及其值（字符串形式）
+    """
+
+    field_key: str | None | UnsetType = UNSET
+    field_type: str | None | UnsetType = UNSET
+    value: str | None | UnsetType = UNSET
+    field_name: str | None | UnsetType = UNSET
+
+
+class AIConformFieldValue(ResponseModel, kw_only=True):
+    """
+    AI 节点确认表单字段的新值
+    """
+
+    field_key: str | None | UnsetType = UNSET
+    value: str | None | UnsetType = UNSET
+
+
+class AICustomProperty(ResponseModel, kw_only=True):
+    """
+    AI 应用自定义属性
+    """
+
+    value: str | None | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
+
+
+class AINodeFieldValue(ResponseModel, kw_only=True):
+    """
+    AI 节点字段的新值
+    """
+
+    node_field_key: str | None | UnsetType = UNSET
+    value: str | None | UnsetType = UNSET
+
+
+class AINodeSubTask(ResponseModel, kw_only=True):
+    """
+    AI 节点下的子任务
+    """
+
+    task_id: int | None | UnsetType = UNSET
+    is_finished: bool | None | UnsetType = UNSET
+
+
+class AINodeSubWorkItem(ResponseModel, kw_only=True):
+    """
+    AI 节点下的子工作项
+    """
+
+    relation_id: str | None | UnsetType = UNSET
+    work_item_type: str | None | UnsetType = UNSET
+    workitem_ids: list_aliased[str] | None | UnsetType = UNSET
+
+
+class AIPropValue(ResponseModel, kw_only=True):
+    """
+    AI 应用属性值
+    """
+
+    field_: list_aliased[AICommonField] | None | UnsetType = field(name="field", default=UNSET)
+    node_field: list_aliased[AICommonField] | None | UnsetType = UNSET
+    custom_property: AICustomProperty | None | UnsetType = UNSET
+
+
 class AbortedValue(ResponseModel, kw_only=True):
     """
     终止状态
@@ -20,6 +96,108 @@ class AbortedValue(ResponseModel, kw_only=True):
 
     is_aborted: bool | None | UnsetType = UNSET
     reason: str | None | UnsetType = UNSET
+
+
+class Account(ResponseModel, kw_only=True):
+    """
+    账号
+    """
+
+    user_meego_key: str | None | UnsetType = UNSET
+    tenant_meego_key: str | None | UnsetType = UNSET
+    name: dict[str, str] | None | UnsetType = UNSET
+    external_ids: dict[str, str] | None | UnsetType = UNSET
+    login_platform_type: str | None | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    avatar_url: str | None | UnsetType = UNSET
+
+
+class ActualTimeInfo(ResponseModel, kw_only=True):
+    """
+    节点实际开始 / 完成时间（毫秒时间戳）
+    """
+
+    actual_start_time: int | None | UnsetType = UNSET
+    actual_finish_time: int | None | UnsetType = UNSET
+
+
+class AggDataSource(ResponseModel, kw_only=True):
+    """
+    资源项的数据源
+    """
+
+    project_key: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    project_name: str | None | UnsetType = UNSET
+    work_item_type_name: str | None | UnsetType = UNSET
+
+
+class AggResourceAuth(ResponseModel, kw_only=True):
+    """
+    资源项的权限
+    """
+
+    usable: bool | None | UnsetType = UNSET
+    editable: bool | None | UnsetType = UNSET
+    deletable: bool | None | UnsetType = UNSET
+    creatable: bool | None | UnsetType = UNSET
+    batch_editable: bool | None | UnsetType = UNSET
+
+
+class AggResourceError(ResponseModel, kw_only=True):
+    """
+    资源项的错误信息
+    """
+
+    error_code: int | None | UnsetType = UNSET
+    error_info: str | None | UnsetType = UNSET
+
+
+class AggResourceScope(ResponseModel, kw_only=True):
+    """
+    资源项的作用范围
+    """
+
+    project_key: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+
+
+class AggUIDescription(ResponseModel, kw_only=True):
+    """
+    资源项的界面描述
+    """
+
+    ui_type: str | None | UnsetType = UNSET
+    uuid: str | None | UnsetType = UNSET
+    is_multi: bool | None | UnsetType = UNSET
+    date_type: int | None | UnsetType = field(name="dateType", default=UNSET)
+    date_format: str | None | UnsetType = field(name="dateFormat", default=UNSET)
+    sub_type: int | None | UnsetType = field(name="subType", default=UNSET)
+    sub_type_level: int | None | UnsetType = field(name="subTypeLevel", default=UNSET)
+
+
+class AiConfirmNodeResponse(ProjectResponse, kw_only=True):
+    """
+    Response of ai.confirm_node: 完成 AI 节点
+    """
+
+
+class AiDeleteFieldFilesResponse(ProjectResponse, kw_only=True):
+    """
+    Response of ai.delete_field_files: 删除工作项 AI 字段值中的文件
+    """
+
+
+class AiEditNodeResponse(ProjectResponse, kw_only=True):
+    """
+    Response of ai.edit_node: 更新 AI 节点属性
+    """
+
+
+class AiUpdateFieldResponse(ProjectResponse, kw_only=True):
+    """
+    Response of ai.update_field: 更新工作项 AI 字段值
+    """
 
 
 class AttachmentsDeleteResponse(ProjectResponse, kw_only=True):
@@ -150,6 +328,26 @@ class Comment(ResponseModel, kw_only=True):
     content: Annotated[str, Meta(description="评论内容")] | None | UnsetType = UNSET
 
 
+class CommentFile(ResponseModel, kw_only=True):
+    """
+    附件评论的文件
+    """
+
+    file_token: str | None | UnsetType = UNSET
+    file_name: str | None | UnsetType = UNSET
+    file_size: int | None | UnsetType = UNSET
+    file_type: str | None | UnsetType = UNSET
+    file_url: str | None | UnsetType = UNSET
+
+
+class CommentsCreateFileCommentResponse(ProjectResponse, kw_only=True):
+    """
+    Response of comments.create_file_comment: 创建附件评论
+    """
+
+    data: Annotated[int, Meta(description="新建的附件评论 ID")] | None | UnsetType = UNSET
+
+
 class CommentsCreateResponse(ProjectResponse, kw_only=True):
     """
     Response of comments.create: 添加评论
@@ -229,6 +427,14 @@ class ConfigCreateRelationResponseData(ResponseModel, kw_only=True):
     ) = UNSET
 
 
+class ConfigCreateRoleResponse(ProjectResponse, kw_only=True):
+    """
+    Response of config.create_role: 创建流程角色
+    """
+
+    data: Annotated[str, Meta(description="新建的流程角色 ID")] | None | UnsetType = UNSET
+
+
 class ConfigCreateTemplateResponse(ProjectResponse, kw_only=True):
     """
     Response of config.create_template: 新增流程模板
@@ -245,6 +451,12 @@ class ConfigDeleteRelationResponse(ProjectResponse, kw_only=True):
     data: (
         Annotated[str, Meta(description="页面未说明；SDK 将其定义为字符串")] | None | UnsetType
     ) = UNSET
+
+
+class ConfigDeleteRoleResponse(ProjectResponse, kw_only=True):
+    """
+    Response of config.delete_role: 删除流程角色
+    """
 
 
 class ConfigDeleteTemplateResponse(ProjectResponse, kw_only=True):
@@ -267,6 +479,12 @@ class ConfigUpdateRelationResponse(ProjectResponse, kw_only=True):
     data: (
         Annotated[str, Meta(description="页面未说明；SDK 将其定义为字符串")] | None | UnsetType
     ) = UNSET
+
+
+class ConfigUpdateRoleResponse(ProjectResponse, kw_only=True):
+    """
+    Response of config.update_role: 更新流程角色
+    """
 
 
 class ConfigUpdateTemplateResponse(ProjectResponse, kw_only=True):
@@ -347,6 +565,28 @@ class DeliveryRelatedInfoItem(ResponseModel, kw_only=True):
     name: str | None | UnsetType = UNSET
 
 
+class DepartmentBasicInfo(ResponseModel, kw_only=True):
+    """
+    部门基本信息
+    """
+
+    department_meego_key: str | None | UnsetType = UNSET
+    name: dict[str, str] | None | UnsetType = UNSET
+    external_ids: dict[str, str] | None | UnsetType = UNSET
+    member_count: int | None | UnsetType = field(name="memberCount", default=UNSET)
+    org_level: str | None | UnsetType = UNSET
+
+
+class DraftSubWorkItemRelation(ResponseModel, kw_only=True):
+    """
+    子工作项类型与父工作项之间可用的关联
+    """
+
+    relation_key: str | None | UnsetType = UNSET
+    relation_name: str | None | UnsetType = UNSET
+    relation_conf_uuid: str | None | UnsetType = UNSET
+
+
 class ErrInfo(ResponseModel, kw_only=True):
     """
     更详细的错误描述（成功时为空对象）
@@ -409,6 +649,16 @@ class FieldDeliverableItemFieldInfo(ResponseModel, kw_only=True):
     field_type_key: Annotated[str, Meta(description="字段类型")] | None | UnsetType = UNSET
 
 
+class FieldDelivery(ResponseModel, kw_only=True):
+    """
+    字段交付物的来源字段
+    """
+
+    project_key: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    field_key: str | None | UnsetType = UNSET
+
+
 class FieldValuePair(ResponseModel, kw_only=True):
     """
     字段及其值；field_key 与 field_alias 二选一必填
@@ -421,6 +671,19 @@ class FieldValuePair(ResponseModel, kw_only=True):
         Annotated[Any, Meta(description="字段值，格式取决于字段类型（见字段与属性解析格式）")]
         | UnsetType
     ) = UNSET
+
+
+class FileComment(ResponseModel, kw_only=True):
+    """
+    附件评论（评论内容为一个文件）
+    """
+
+    id: int | None | UnsetType = UNSET
+    work_item_id: int | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    created_at: Annotated[int, Meta(description="评论时间，毫秒时间戳")] | None | UnsetType = UNSET
+    operator: Annotated[str, Meta(description="评论人 user_key")] | None | UnsetType = UNSET
+    comment_file: CommentFile | None | UnsetType = UNSET
 
 
 class FileValue(ResponseModel, kw_only=True):
@@ -489,6 +752,52 @@ class FixView(ResponseModel, kw_only=True):
     ) = UNSET
 
 
+class FlowRoleCreate(ResponseModel, kw_only=True):
+    """
+    新建的流程角色配置（create_role 的 role）
+    """
+
+    id: Annotated[str, Meta(description="角色 ID（角色 key）")] | None | UnsetType = UNSET
+    name: Annotated[str, Meta(description="角色名称")] | None | UnsetType = UNSET
+    is_owner: Annotated[bool, Meta(description="是否为负责人角色")] | None | UnsetType = UNSET
+    auto_enter_group: Annotated[bool, Meta(description="成员是否自动入群")] | None | UnsetType = (
+        UNSET
+    )
+    member_assign_mode: (
+        Annotated[
+            int,
+            Meta(description="成员分配方式（同 RoleConfDetail.member_assign_mode）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    members: (
+        Annotated[list_aliased[str], Meta(description="指定成员 user_key")] | None | UnsetType
+    ) = UNSET
+    is_member_multi: Annotated[bool, Meta(description="是否允许多个成员")] | None | UnsetType = (
+        UNSET
+    )
+    role_alias: Annotated[str, Meta(description="角色对接标识")] | None | UnsetType = UNSET
+    lock_scope: Annotated[list_aliased[str], Meta(description="锁定范围")] | None | UnsetType = (
+        UNSET
+    )
+
+
+class FlowRoleUpdate(ResponseModel, kw_only=True):
+    """
+    流程角色的新配置（update_role 的 role；角色由 role_id 或 role_alias 指定）
+    """
+
+    name: str | None | UnsetType = UNSET
+    is_owner: bool | None | UnsetType = UNSET
+    auto_enter_group: bool | None | UnsetType = UNSET
+    member_assign_mode: int | None | UnsetType = UNSET
+    members: list_aliased[str] | None | UnsetType = UNSET
+    is_member_multi: bool | None | UnsetType = UNSET
+    role_alias: str | None | UnsetType = UNSET
+    lock_scope: list_aliased[str] | None | UnsetType = UNSET
+
+
 class GlobalSearchPagination(ResponseModel, kw_only=True):
     """
     全局搜索请求体中的分页对象
@@ -506,6 +815,17 @@ class I18nName(ResponseModel, kw_only=True):
     default: Annotated[str, Meta(description="默认名称（中文名称）")] | None | UnsetType = UNSET
     zh_cn: str | None | UnsetType = UNSET
     en_us: str | None | UnsetType = UNSET
+
+
+class I18nTranslation(ResponseModel, kw_only=True):
+    """
+    多语言翻译
+    """
+
+    sync_status: str | None | UnsetType = UNSET
+    translated: bool | None | UnsetType = UNSET
+    language: str | None | UnsetType = UNSET
+    translation: str | None | UnsetType = UNSET
 
 
 class InstanceDeliverableItem(ResponseModel, kw_only=True):
@@ -533,6 +853,95 @@ class InstanceDeliverableItem(ResponseModel, kw_only=True):
     remark: Annotated[str, Meta(description="备注")] | None | UnsetType = UNSET
 
 
+class InstanceDelivery(ResponseModel, kw_only=True):
+    """
+    实例交付物的来源资源
+    """
+
+    project_key: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    resource_id: int | None | UnsetType = UNSET
+
+
+class IntegrateDataSource(ResponseModel, kw_only=True):
+    """
+    字段的目标数据源（空间与工作项类型）
+    """
+
+    project_key: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+
+
+class IntegrateFieldItem(ResponseModel, kw_only=True):
+    """
+    被过滤 / 排序 / 分组的字段
+    """
+
+    class_: str | None | UnsetType = field(name="class", default=UNSET)
+    strategy: int | None | UnsetType = UNSET
+    key: str | None | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
+    project_key: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    params: str | None | UnsetType = UNSET
+    extras: dict[str, str] | None | UnsetType = UNSET
+    parent_field_key: str | None | UnsetType = UNSET
+    parent_field_type: str | None | UnsetType = UNSET
+    entity_scope: str | None | UnsetType = UNSET
+    target_data_sources: list_aliased[IntegrateDataSource] | None | UnsetType = UNSET
+
+
+class IntegrateFieldSource(ResponseModel, kw_only=True):
+    """
+    条件来源
+    """
+
+    usage: int | None | UnsetType = UNSET
+    unique_id: str | None | UnsetType = UNSET
+
+
+class IntegrateGroup(ResponseModel, kw_only=True):
+    """
+    分组
+    """
+
+    field_item: IntegrateFieldItem | None | UnsetType = UNSET
+    need_empty: bool | None | UnsetType = field(name="needEmpty", default=UNSET)
+    needs_config: bool | None | UnsetType = field(name="needsConfig", default=UNSET)
+
+
+class IntegratePagination(ResponseModel, kw_only=True):
+    """
+    三合一检索的分页：page_num/page_size 或 search_after/pit 游标
+    """
+
+    page_num: int | None | UnsetType = UNSET
+    page_size: int | None | UnsetType = UNSET
+    search_after: (
+        Annotated[str, Meta(description="游标：下一页传上一页返回的值")] | None | UnsetType
+    ) = UNSET
+    pit: (
+        Annotated[str, Meta(description="检索快照标识：下一页传上一页返回的值")] | None | UnsetType
+    ) = UNSET
+
+
+class IntegrateSort(ResponseModel, kw_only=True):
+    """
+    排序
+    """
+
+    field_item: IntegrateFieldItem | None | UnsetType = UNSET
+    order: str | None | UnsetType = UNSET
+
+
+class LinkedResource(ResponseModel, kw_only=True):
+    """
+    关联的资源库资源
+    """
+
+    resource_id: int | None | UnsetType = UNSET
+
+
 class ManHourRecord(ResponseModel, kw_only=True):
     """
     工时登记记录（工时登记插件）。无文档页：成员取自厂商 Go SDK（ManHourRecord）
@@ -551,6 +960,18 @@ class ManHourRecord(ResponseModel, kw_only=True):
     work_date: Annotated[int, Meta(description="工作日期")] | None | UnsetType = UNSET
     created_at: int | None | UnsetType = UNSET
     updated_at: int | None | UnsetType = UNSET
+
+
+class MultiSignalQueryLink(ResponseModel, kw_only=True):
+    """
+    信号状态查询链接（平台回调时按此请求）
+    """
+
+    url: str | None | UnsetType = UNSET
+    method: str | None | UnsetType = UNSET
+    headers: Any | UnsetType = UNSET
+    body: Any | UnsetType = UNSET
+    params: Any | UnsetType = UNSET
 
 
 class MultiTextDetail(ResponseModel, kw_only=True):
@@ -575,6 +996,15 @@ class NodeBasicInfo(ResponseModel, kw_only=True):
         Annotated[list_aliased[str], Meta(description="节点负责人 user_key")] | None | UnsetType
     ) = UNSET
     milestone: Annotated[bool, Meta(description="里程碑标志")] | None | UnsetType = UNSET
+
+
+class NodeElement(ResponseModel, kw_only=True):
+    """
+    资源库节点资源
+    """
+
+    element_key: str | None | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
 
 
 class OperationRecordObject(ResponseModel, kw_only=True):
@@ -623,6 +1053,39 @@ class OptionValue(ResponseModel, kw_only=True):
     label: Annotated[str, Meta(description="选项标签")] | None | UnsetType = UNSET
 
 
+class OrderInfo(ResponseModel, kw_only=True):
+    """
+    位置引用（value_type 指明 vaule 的含义）
+    """
+
+    value_type: str | None | UnsetType = UNSET
+    vaule: (
+        Annotated[str, Meta(description="位置值；Go SDK 的线上名即为 vaule（拼写如此）")]
+        | None
+        | UnsetType
+    ) = UNSET
+    path: str | None | UnsetType = UNSET
+
+
+class OutUserInfo(ResponseModel, kw_only=True):
+    """
+    外部账号标识（外部平台用户 ID 及登录平台类型）
+    """
+
+    out_user_id: str | None | UnsetType = UNSET
+    login_platform_type: str | None | UnsetType = UNSET
+
+
+class OwnerConf(ResponseModel, kw_only=True):
+    """
+    节点负责人配置：分配方式、角色与指定人员
+    """
+
+    owner_usage_mode: str | None | UnsetType = UNSET
+    owner_roles: list_aliased[str] | None | UnsetType = UNSET
+    user_keys: list_aliased[str] | None | UnsetType = UNSET
+
+
 class Pagination(ResponseModel, kw_only=True):
     """
     分页信息
@@ -634,6 +1097,30 @@ class Pagination(ResponseModel, kw_only=True):
     has_more: (
         Annotated[bool, Meta(description="是否还有更多（部分接口返回）")] | None | UnsetType
     ) = UNSET
+
+
+class PlanTablesCompleteCreateAuditResponseData(ResponseModel, kw_only=True):
+    success: bool | None | UnsetType = UNSET
+
+
+class PlanTablesPublishCommitResponseData(ResponseModel, kw_only=True):
+    success: bool | None | UnsetType = UNSET
+
+
+class PlanTablesPublishDraftResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.publish_draft: 发布计划表草稿（含插件逻辑）
+    """
+
+
+class PlanTablesSwitchBackToDraftResponseData(ResponseModel, kw_only=True):
+    success: bool | None | UnsetType = UNSET
+
+
+class PlanTablesUpdateFrozenRowsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.update_frozen_rows: 更新计划表草稿的冻结行
+    """
 
 
 class PluginToken(ResponseModel, kw_only=True):
@@ -855,6 +1342,44 @@ class RequiredTask(ResponseModel, kw_only=True):
     finished: Annotated[bool, Meta(description="子任务是否已经完成")] | None | UnsetType = UNSET
 
 
+class ResourceIgnoredCreateInfo(ResponseModel, kw_only=True):
+    """
+    由资源创建实例时未能带入的字段与角色
+    """
+
+    field_keys: list_aliased[str] | None | UnsetType = UNSET
+    role_ids: list_aliased[str] | None | UnsetType = UNSET
+
+
+class ResourceTemplate(ResponseModel, kw_only=True):
+    """
+    资源工作项的流程模板
+    """
+
+    id: int | None | UnsetType = UNSET
+    state_flow_key: str | None | UnsetType = UNSET
+    work_flow_key: str | None | UnsetType = UNSET
+
+
+class ResourcesCreateElementResponseData(ResponseModel, kw_only=True):
+    element_key: str | None | UnsetType = UNSET
+
+
+class ResourcesCreateInstanceResponseData(ResponseModel, kw_only=True):
+    work_item_id: int | None | UnsetType = UNSET
+    ignore_create_info: ResourceIgnoredCreateInfo | None | UnsetType = UNSET
+
+
+class ResourcesCreateWorkItemResponseData(ResponseModel, kw_only=True):
+    work_item_id: int | None | UnsetType = UNSET
+
+
+class ResourcesUpdateWorkItemResponse(ProjectResponse, kw_only=True):
+    """
+    Response of resources.update_work_item: 更新资源库工作项
+    """
+
+
 class RichTextAttrs(ResponseModel, kw_only=True):
     """
     文字属性及叶子结点属性（值均为字符串，如 "true"）
@@ -1057,6 +1582,21 @@ class ScheduleValue(ResponseModel, kw_only=True):
     end_time: int | None | UnsetType = UNSET
 
 
+class SearchAfterPagination(ResponseModel, kw_only=True):
+    """
+    游标分页：下一页把上一页返回的 search_after 与 pit 原样传回
+    """
+
+    page_size: int | None | UnsetType = UNSET
+    search_after: (
+        Annotated[str, Meta(description="游标：下一页传上一页返回的值")] | None | UnsetType
+    ) = UNSET
+    pit: (
+        Annotated[str, Meta(description="检索快照标识：下一页传上一页返回的值")] | None | UnsetType
+    ) = UNSET
+    total: int | None | UnsetType = UNSET
+
+
 class SearchDataSource(ResponseModel, kw_only=True):
     """
     全局搜索的数据源（data_sources 元素）：空间与工作项类型
@@ -1073,6 +1613,16 @@ class SearchDataSource(ResponseModel, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
+
+
+class SearchIntegrateResponse(ProjectResponse, kw_only=True):
+    """
+    Response of search.integrate: 获取工作项列表（三合一检索：过滤、排序、分组）
+    """
+
+    data: str | None | UnsetType = UNSET
+    pagination: SearchAfterPagination | None | UnsetType = UNSET
+    extra_info: dict[str, str] | None | UnsetType = UNSET
 
 
 class SearchNodeOwner(ResponseModel, kw_only=True):
@@ -1125,6 +1675,16 @@ class SearchUser(ResponseModel, kw_only=True):
     role: Annotated[str, Meta(description="角色标识（与 field_key 二选一）")] | None | UnsetType = (
         UNSET
     )
+
+
+class SeqOrderInfo(ResponseModel, kw_only=True):
+    """
+    草稿中的位置：前序、后序与父级
+    """
+
+    pre: list_aliased[OrderInfo] | None | UnsetType = UNSET
+    post: list_aliased[OrderInfo] | None | UnsetType = UNSET
+    parent: OrderInfo | None | UnsetType = UNSET
 
 
 class SimpleField(ResponseModel, kw_only=True):
@@ -1209,6 +1769,61 @@ class StateTime(ResponseModel, kw_only=True):
     name: str | None | UnsetType = UNSET
     start_time: int | None | UnsetType = UNSET
     end_time: Annotated[int, Meta(description="0 表示尚未结束")] | None | UnsetType = UNSET
+
+
+class StoryRelation(ResponseModel, kw_only=True):
+    """
+    一条需求关联关系：本端工作项与对端工作项经关联 relation_id 关联
+    """
+
+    local_work_item_id: Annotated[int, Meta(description="本端工作项 ID")] | None | UnsetType = UNSET
+    remote_work_item_id: Annotated[int, Meta(description="对端工作项 ID")] | None | UnsetType = (
+        UNSET
+    )
+    relation_id: Annotated[str, Meta(description="关联关系 ID")] | None | UnsetType = UNSET
+    merge_group: Annotated[bool, Meta(description="是否合并到已有关联组")] | None | UnsetType = (
+        UNSET
+    )
+
+
+class StoryRelations(ResponseModel, kw_only=True):
+    """
+    需求关联关系查询结果：工作项 ID → 关联的工作项 ID 列表，及每个工作项所在空间
+    """
+
+    work_item_project_map: (
+        Annotated[dict[str, str], Meta(description="工作项 ID → 所在空间 project_key")]
+        | None
+        | UnsetType
+    ) = UNSET
+    value: (
+        Annotated[
+            dict[str, list_aliased[int]],
+            Meta(description="工作项 ID → 关联的工作项 ID 列表"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class StoryRelationsCreateResponse(ProjectResponse, kw_only=True):
+    """
+    Response of story_relations.create: 创建需求关联关系
+    """
+
+    data: (
+        Annotated[dict[str, int], Meta(description="结果映射（Go SDK 类型 map[string]int64）")]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class StoryRelationsQueryResponse(ProjectResponse, kw_only=True):
+    """
+    Response of story_relations.query: 查询需求关联关系
+    """
+
+    data: StoryRelations | None | UnsetType = UNSET
 
 
 class SubStatus(ResponseModel, kw_only=True):
@@ -1390,6 +2005,15 @@ class TaskConf(ResponseModel, kw_only=True):
     ) = UNSET
 
 
+class TaskElement(ResponseModel, kw_only=True):
+    """
+    资源库任务资源
+    """
+
+    element_key: str | None | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
+
+
 class Team(ResponseModel, kw_only=True):
     """
     团队信息（Team）
@@ -1433,6 +2057,44 @@ class TemplateValue(ResponseModel, kw_only=True):
     version: Annotated[int, Meta(description="对应版本")] | None | UnsetType = UNSET
 
 
+class TenantActivateAccountResponse(ProjectResponse, kw_only=True):
+    """
+    Response of tenant.activate_account: 启用账号
+    """
+
+
+class TenantCreateAccountResponseData(ResponseModel, kw_only=True):
+    user_meego_key: str | None | UnsetType = UNSET
+
+
+class TenantCreateDepartmentResponseData(ResponseModel, kw_only=True):
+    department_meego_key: str | None | UnsetType = UNSET
+
+
+class TenantDeleteDepartmentResponse(ProjectResponse, kw_only=True):
+    """
+    Response of tenant.delete_department: 删除部门
+    """
+
+
+class TenantStopAccountResponse(ProjectResponse, kw_only=True):
+    """
+    Response of tenant.stop_account: 停用账号
+    """
+
+
+class TenantUpdateAccountResponse(ProjectResponse, kw_only=True):
+    """
+    Response of tenant.update_account: 更新账号信息
+    """
+
+
+class TenantUpdateDepartmentResponse(ProjectResponse, kw_only=True):
+    """
+    Response of tenant.update_department: 更新部门
+    """
+
+
 class TimeInterval(ResponseModel, kw_only=True):
     """
     时间区间，毫秒时间戳（13 位）；不传 end 代表至今
@@ -1450,6 +2112,28 @@ class TreeOptionValue(ResponseModel, kw_only=True):
     value: Annotated[str, Meta(description="选项 ID")] | None | UnsetType = UNSET
     label: str | None | UnsetType = UNSET
     children: Annotated[TreeOptionValue, Meta(description="子选项")] | None | UnsetType = UNSET
+
+
+class UnionDelivery(ResponseModel, kw_only=True):
+    """
+    融合交付物（字段或实例交付物）
+    """
+
+    type: str | None | UnsetType = UNSET
+    field_delivery: FieldDelivery | None | UnsetType = UNSET
+    instance_delivery: InstanceDelivery | None | UnsetType = UNSET
+
+
+class UniversalSearchSort(ResponseModel, kw_only=True):
+    """
+    排序
+    """
+
+    field_key: str | None | UnsetType = UNSET
+    field_type: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    order: str | None | UnsetType = UNSET
+    params: dict[str, str] | None | UnsetType = UNSET
 
 
 class UpdateWorkingHourRecord(ResponseModel, kw_only=True):
@@ -1772,6 +2456,95 @@ class WBSStatusMap(ResponseModel, kw_only=True):
     status_name: Annotated[str, Meta(description="状态名称，如 未开始")] | None | UnsetType = UNSET
 
 
+class WbsChildOrder(ResponseModel, kw_only=True):
+    """
+    子项在父级中的排序
+    """
+
+    uuid: str | None | UnsetType = UNSET
+    order_index: int | None | UnsetType = UNSET
+
+
+class WbsDraftOperationCreate(ResponseModel, kw_only=True):
+    """
+    在草稿中新建节点 / 任务（可引用资源库 element_key）
+    """
+
+    element_key: str | None | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
+    id: int | None | UnsetType = UNSET
+    seq_order_info: SeqOrderInfo | None | UnsetType = UNSET
+    wbs_status: str | None | UnsetType = UNSET
+    pre: str | None | UnsetType = UNSET
+
+
+class WbsFailedTask(ResponseModel, kw_only=True):
+    """
+    未能应用的草稿操作
+    """
+
+    uuid: str | None | UnsetType = UNSET
+    reason: str | None | UnsetType = UNSET
+
+
+class WbsNodeMap(ResponseModel, kw_only=True):
+    """
+    节点在计划表中映射到的节点
+    """
+
+    state_key: str | None | UnsetType = UNSET
+    status_name: str | None | UnsetType = UNSET
+
+
+class WbsRelationCase(ResponseModel, kw_only=True):
+    """
+    子工作项实例与父工作项 / 节点的关联
+    """
+
+    relation_uuid: str | None | UnsetType = UNSET
+    parent_work_item_id: int | None | UnsetType = UNSET
+    node_key: str | None | UnsetType = UNSET
+    relation_conf_uuid: str | None | UnsetType = UNSET
+
+
+class WbsStatusConf(ResponseModel, kw_only=True):
+    """
+    计划表流程类型的一个状态
+    """
+
+    status_key: str | None | UnsetType = UNSET
+    status_name: str | None | UnsetType = UNSET
+    status_order_index: int | None | UnsetType = UNSET
+
+
+class WbsSubInstanceCreate(ResponseModel, kw_only=True):
+    """
+    在草稿中新建子工作项实例
+    """
+
+    project_key: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    field_values: list_aliased[FieldValuePair] | None | UnsetType = UNSET
+    relation_case: WbsRelationCase | None | UnsetType = UNSET
+    template_id: int | None | UnsetType = UNSET
+    work_item_id: int | None | UnsetType = UNSET
+    linked_resources: list_aliased[LinkedResource] | None | UnsetType = UNSET
+    pre: str | None | UnsetType = UNSET
+    mode: str | None | UnsetType = UNSET
+
+
+class WbsSubProcessConf(ResponseModel, kw_only=True):
+    """
+    节点关联的子流程（子工作项流程模板）
+    """
+
+    template_key: str | None | UnsetType = UNSET
+    template_name: str | None | UnsetType = UNSET
+    template_id: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    flow_mode: str | None | UnsetType = UNSET
+
+
 class WorkItemKeyType(ResponseModel, kw_only=True):
     """
     空间下的工作项类型（WorkItemKeyType）
@@ -2012,12 +2785,69 @@ class WorkflowsOperateNodeResponse(ProjectResponse, kw_only=True):
     data: Annotated[dict[str, Any], Meta(description="空对象")] | None | UnsetType = UNSET
 
 
+class WorkflowsUpdateActualTimeResponse(ProjectResponse, kw_only=True):
+    """
+    Response of workflows.update_actual_time: 更新节点实际开始时间和结束时间
+    """
+
+
 class WorkflowsUpdateNodeResponse(ProjectResponse, kw_only=True):
     """
     Response of workflows.update_node: 更新节点/排期
     """
 
     data: Annotated[dict[str, Any], Meta(description="空对象")] | None | UnsetType = UNSET
+
+
+class AIProp(ResponseModel, kw_only=True):
+    """
+    AI 应用属性
+    """
+
+    prop_key: str | None | UnsetType = UNSET
+    prop_type: list_aliased[str] | None | UnsetType = UNSET
+    prop_value: AIPropValue | None | UnsetType = UNSET
+
+
+class AggResourceItem(ResponseModel, kw_only=True):
+    """
+    空间级聚合字段（资源项，可嵌套）
+    """
+
+    key: str | None | UnsetType = UNSET
+    ruuid: str | None | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
+    class_: str | None | UnsetType = field(name="class", default=UNSET)
+    parent_key: str | None | UnsetType = UNSET
+    custom_key: str | None | UnsetType = UNSET
+    label: str | None | UnsetType = UNSET
+    default_label: str | None | UnsetType = UNSET
+    icon: str | None | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
+    auth: AggResourceAuth | None | UnsetType = UNSET
+    params: str | None | UnsetType = UNSET
+    available: list_aliased[str] | None | UnsetType = UNSET
+    unavailable: list_aliased[str] | None | UnsetType = UNSET
+    using_feature_points: list_aliased[str] | None | UnsetType = UNSET
+    resource_items: list_aliased[AggResourceItem] | None | UnsetType = UNSET
+    error_message: AggResourceError | None | UnsetType = UNSET
+    is_preset: bool | None | UnsetType = UNSET
+    belongs_to: str | None | UnsetType = UNSET
+    label_unique_key: str | None | UnsetType = UNSET
+    label_origin: str | None | UnsetType = UNSET
+    label_translations: list_aliased[I18nTranslation] | None | UnsetType = UNSET
+    resource_key: str | None | UnsetType = UNSET
+    scope: AggResourceScope | None | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    relation_ruuid: str | None | UnsetType = UNSET
+    parent_label: str | None | UnsetType = UNSET
+    ui_description: AggUIDescription | None | UnsetType = UNSET
+    group_label: str | None | UnsetType = UNSET
+    is_multi_target: bool | None | UnsetType = UNSET
+    data_source: AggDataSource | None | UnsetType = UNSET
+    relation_type: str | None | UnsetType = UNSET
+    role_id: str | None | UnsetType = UNSET
+    role_key: str | None | UnsetType = UNSET
 
 
 class AuthenPluginTokenResponse(AuthenResponse, kw_only=True):
@@ -2118,6 +2948,15 @@ class ChartList(ResponseModel, kw_only=True):
     ) = UNSET
 
 
+class CommentsListFileCommentsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of comments.list_file_comments: 分页查询附件评论
+    """
+
+    data: list_aliased[FileComment] | None | UnsetType = UNSET
+    pagination: Pagination | None | UnsetType = UNSET
+
+
 class CommentsListResponse(ProjectResponse, kw_only=True):
     """
     Response of comments.list: 查询评论
@@ -2152,6 +2991,24 @@ class ConfigListBusinessesResponse(ProjectResponse, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
+
+
+class ConfigListFieldOptionsResponseData(ResponseModel, kw_only=True):
+    """
+    字段及其可选选项
+    """
+
+    options: Annotated[list_aliased[Option], Meta(description="可选选项")] | None | UnsetType = (
+        UNSET
+    )
+    free_add: Annotated[bool, Meta(description="是否允许自由添加选项")] | None | UnsetType = UNSET
+    has_more: Annotated[bool, Meta(description="是否还有更多选项")] | None | UnsetType = UNSET
+    field_key: str | None | UnsetType = UNSET
+    field_name: str | None | UnsetType = UNSET
+    field_type: str | None | UnsetType = UNSET
+    field_alias: str | None | UnsetType = UNSET
+    level_mode: Annotated[str, Meta(description="级联模式")] | None | UnsetType = UNSET
+    level_class: Annotated[str, Meta(description="级联层级")] | None | UnsetType = UNSET
 
 
 class ConfigListFieldsResponse(ProjectResponse, kw_only=True):
@@ -2225,6 +3082,32 @@ class DeliveryRelatedInfo(ResponseModel, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
+
+
+class Department(ResponseModel, kw_only=True):
+    """
+    部门详情
+    """
+
+    department_meego_key: str | None | UnsetType = UNSET
+    name: dict[str, str] | None | UnsetType = UNSET
+    external_ids: dict[str, str] | None | UnsetType = UNSET
+    org_level: str | None | UnsetType = UNSET
+    parent: DepartmentBasicInfo | None | UnsetType = UNSET
+    all_children: list_aliased[DepartmentBasicInfo] | None | UnsetType = UNSET
+    direct_employees: list_aliased[Account] | None | UnsetType = UNSET
+    all_employees: list_aliased[Account] | None | UnsetType = UNSET
+
+
+class DraftSubWorkItemConf(ResponseModel, kw_only=True):
+    """
+    草稿节点下可建的子工作项类型
+    """
+
+    work_item_type_key: str | None | UnsetType = UNSET
+    work_item_type_name: str | None | UnsetType = UNSET
+    relations: list_aliased[DraftSubWorkItemRelation] | None | UnsetType = UNSET
+    enable_model_resource_lib: bool | None | UnsetType = UNSET
 
 
 class FieldConf(ResponseModel, kw_only=True):
@@ -2366,6 +3249,18 @@ class MeasuresListChartsResponse(ProjectResponse, kw_only=True):
     data: ChartList | None | UnsetType = UNSET
 
 
+class MultiSignalDetail(ResponseModel, kw_only=True):
+    """
+    多值系统外信号的一条明细
+    """
+
+    id: str | None | UnsetType = UNSET
+    title: str | None | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    view_link: str | None | UnsetType = UNSET
+    query_link: MultiSignalQueryLink | None | UnsetType = UNSET
+
+
 class NodeTask(ResponseModel, kw_only=True):
     """
     节点及其子任务（获取子任务详情的元素）
@@ -2398,6 +3293,34 @@ class OperationRecordContent(ResponseModel, kw_only=True):
     new: Annotated[list_aliased[str], Meta(description="新值")] | None | UnsetType = UNSET
     add: Annotated[list_aliased[str], Meta(description="新增值")] | None | UnsetType = UNSET
     delete: Annotated[list_aliased[str], Meta(description="删除值")] | None | UnsetType = UNSET
+
+
+class PlanTablesCompleteCreateAuditResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.complete_create_audit: 完成计划表草稿的创建审批
+    """
+
+    data: PlanTablesCompleteCreateAuditResponseData | None | UnsetType = UNSET
+
+
+class PlanTablesListSubWorkItemConfsResponseData(ResponseModel, kw_only=True):
+    draft_view_sub_work_item_confs: list_aliased[DraftSubWorkItemConf] | None | UnsetType = UNSET
+
+
+class PlanTablesPublishCommitResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.publish_commit: 按提交（commit）发布计划表草稿
+    """
+
+    data: PlanTablesPublishCommitResponseData | None | UnsetType = UNSET
+
+
+class PlanTablesSwitchBackToDraftResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.switch_back_to_draft: 审批拒绝后切回计划表草稿
+    """
+
+    data: PlanTablesSwitchBackToDraftResponseData | None | UnsetType = UNSET
 
 
 class ProjectRelationRule(ResponseModel, kw_only=True):
@@ -2491,12 +3414,85 @@ class ResourceLibSetting(ResponseModel, kw_only=True):
     ) = UNSET
 
 
+class ResourceRoleOwner(ResponseModel, kw_only=True):
+    """
+    角色及其成员（成员为人员详情）
+    """
+
+    role: str | None | UnsetType = UNSET
+    role_key: str | None | UnsetType = UNSET
+    owners: list_aliased[UserDetail] | None | UnsetType = UNSET
+
+
+class ResourceWorkItem(ResponseModel, kw_only=True):
+    """
+    资源库工作项（检索结果）
+    """
+
+    work_item_id: int | None | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    project_key: str | None | UnsetType = UNSET
+    template_type: str | None | UnsetType = UNSET
+    created_by: UserDetail | None | UnsetType = UNSET
+    updated_by: UserDetail | None | UnsetType = UNSET
+    created_at: int | None | UnsetType = UNSET
+    updated_at: int | None | UnsetType = UNSET
+    owner: UserDetail | None | UnsetType = UNSET
+    role_owners: list_aliased[ResourceRoleOwner] | None | UnsetType = UNSET
+    template_version: int | None | UnsetType = UNSET
+    template: ResourceTemplate | None | UnsetType = UNSET
+
+
+class ResourcesCreateElementResponse(ProjectResponse, kw_only=True):
+    """
+    Response of resources.create_element: 创建资源库资源（节点 / 任务）
+    """
+
+    data: ResourcesCreateElementResponseData | None | UnsetType = UNSET
+
+
+class ResourcesCreateInstanceResponse(ProjectResponse, kw_only=True):
+    """
+    Response of resources.create_instance: 通过资源创建工作项实例
+    """
+
+    data: ResourcesCreateInstanceResponseData | None | UnsetType = UNSET
+
+
+class ResourcesCreateWorkItemResponse(ProjectResponse, kw_only=True):
+    """
+    Response of resources.create_work_item: 创建资源库工作项
+    """
+
+    data: ResourcesCreateWorkItemResponseData | None | UnsetType = UNSET
+
+
+class ResourcesQueryElementsResponseData(ResponseModel, kw_only=True):
+    node_elements: list_aliased[NodeElement] | None | UnsetType = UNSET
+    task_elements: list_aliased[TaskElement] | None | UnsetType = UNSET
+    total: int | None | UnsetType = UNSET
+
+
+class ResourcesSearchByParamsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of resources.search_by_params: 获取资源库工作项列表（单空间，复杂传参）
+    """
+
+    data: list_aliased[ResourceWorkItem] | None | UnsetType = UNSET
+    pagination: SearchAfterPagination | None | UnsetType = UNSET
+
+
 class RichTextTable(ResponseModel, kw_only=True):
     row_size: int | None | UnsetType = field(name="rowSize", default=UNSET)
     col_size: int | None | UnsetType = field(name="colSize", default=UNSET)
     cell_list: list_aliased[RichTextTableCell] | None | UnsetType = field(
         name="cellList", default=UNSET
     )
+
+
+class SearchSpaceAggFieldsResponseData(ResponseModel, kw_only=True):
+    agg_resource_items: list_aliased[AggResourceItem] | None | UnsetType = UNSET
 
 
 class SubDetail(ResponseModel, kw_only=True):
@@ -2534,6 +3530,61 @@ class SubtasksSearchResponse(ProjectResponse, kw_only=True):
         | UnsetType
     ) = UNSET
     pagination: Pagination | None | UnsetType = UNSET
+
+
+class Tenant(ResponseModel, kw_only=True):
+    """
+    租户详情
+    """
+
+    tenant_meego_key: str | None | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
+    external_ids: dict[str, str] | None | UnsetType = UNSET
+    icon: str | None | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    platform_type: str | None | UnsetType = UNSET
+    departments: list_aliased[Department] | None | UnsetType = UNSET
+    accounts: list_aliased[Account] | None | UnsetType = UNSET
+
+
+class TenantCreateAccountResponse(ProjectResponse, kw_only=True):
+    """
+    Response of tenant.create_account: 新增账号
+    """
+
+    data: TenantCreateAccountResponseData | None | UnsetType = UNSET
+
+
+class TenantCreateDepartmentResponse(ProjectResponse, kw_only=True):
+    """
+    Response of tenant.create_department: 新增部门
+    """
+
+    data: TenantCreateDepartmentResponseData | None | UnsetType = UNSET
+
+
+class TenantQueryDepartmentResponse(ProjectResponse, kw_only=True):
+    """
+    Response of tenant.query_department: 查询部门
+    """
+
+    data: Department | None | UnsetType = UNSET
+
+
+class TenantQueryResponse(ProjectResponse, kw_only=True):
+    """
+    Response of tenant.query: 查询租户
+    """
+
+    data: Tenant | None | UnsetType = UNSET
+
+
+class TenantQueryUsersResponse(ProjectResponse, kw_only=True):
+    """
+    Response of tenant.query_users: 获取用户详情（租户插件）
+    """
+
+    data: list_aliased[UserDetail] | None | UnsetType = UNSET
 
 
 class TransRequiredInfo(ResponseModel, kw_only=True):
@@ -2692,6 +3743,65 @@ class WBSWorkItem(ResponseModel, kw_only=True):
     ) = UNSET
 
 
+class WbsDraft(ResponseModel, kw_only=True):
+    """
+    计划表草稿
+    """
+
+    template_uuid: str | None | UnsetType = UNSET
+    template_version: int | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    related_sub_work_items: list_aliased[WBSWorkItem] | None | UnsetType = UNSET
+    connections: list_aliased[Connection] | None | UnsetType = UNSET
+    draft_id: str | None | UnsetType = UNSET
+    delete_uuids: list_aliased[str] | None | UnsetType = UNSET
+    role_owners: dict[str, list_aliased[RoleOwner]] | None | UnsetType = UNSET
+    user_details: list_aliased[UserDetail] | None | UnsetType = UNSET
+    work_item_id: int | None | UnsetType = UNSET
+
+
+class WbsDraftOperationValue(ResponseModel, kw_only=True):
+    """
+    编辑操作的内容；按 operation_type 只填相关成员
+    """
+
+    name: str | None | UnsetType = UNSET
+    role_owners: list_aliased[RoleOwner] | None | UnsetType = UNSET
+    operation_create: WbsDraftOperationCreate | None | UnsetType = UNSET
+    child_orders: list_aliased[WbsChildOrder] | None | UnsetType = UNSET
+    deleted_uuids: list_aliased[str] | None | UnsetType = UNSET
+    delete_linkage_uuids: bool | None | UnsetType = UNSET
+    reason: str | None | UnsetType = UNSET
+    schedule: Schedule | None | UnsetType = UNSET
+    schedules: list_aliased[Schedule] | None | UnsetType = UNSET
+    wbs_work_item: WBSWorkItem | None | UnsetType = UNSET
+    connections: list_aliased[Connection] | None | UnsetType = UNSET
+    restore_uuids: list_aliased[str] | None | UnsetType = UNSET
+    wbs_status: str | None | UnsetType = UNSET
+    seq_order_info: SeqOrderInfo | None | UnsetType = UNSET
+    sub_instance_create: WbsSubInstanceCreate | None | UnsetType = UNSET
+    dismantle_mode: int | None | UnsetType = UNSET
+    union_deliveries: list_aliased[UnionDelivery] | None | UnsetType = UNSET
+    is_schedule_agg_item: bool | None | UnsetType = UNSET
+
+
+class WbsNodeConf(ResponseModel, kw_only=True):
+    """
+    计划表流程类型的一个节点
+    """
+
+    state_key: str | None | UnsetType = UNSET
+    node_name: str | None | UnsetType = UNSET
+    node_tags: list_aliased[str] | None | UnsetType = UNSET
+    node_type: str | None | UnsetType = UNSET
+    is_visibility: int | None | UnsetType = UNSET
+    need_schedule: bool | None | UnsetType = UNSET
+    owner: OwnerConf | None | UnsetType = UNSET
+    wbs_status_map: WBSStatusMap | None | UnsetType = UNSET
+    node_sub_process: WbsSubProcessConf | None | UnsetType = UNSET
+    wbs_node_map: WbsNodeMap | None | UnsetType = UNSET
+
+
 class WbsViewResponse(ResponseModel, kw_only=True):
     """
     WBS 工作流信息
@@ -2724,6 +3834,16 @@ class WbsViewResponse(ResponseModel, kw_only=True):
     relation_chain_entity: (
         Annotated[WBSRelationChainEntity, Meta(description="WBS 链路实例")] | None | UnsetType
     ) = UNSET
+
+
+class WbsWorkflowConf(ResponseModel, kw_only=True):
+    """
+    计划表流程类型的状态、节点与连线配置
+    """
+
+    status_infos: list_aliased[WbsStatusConf] | None | UnsetType = UNSET
+    node_infos: list_aliased[WbsNodeConf] | None | UnsetType = UNSET
+    connections: list_aliased[Connection] | None | UnsetType = UNSET
 
 
 class WorkItem(ResponseModel, kw_only=True):
@@ -3042,6 +4162,16 @@ class WorkflowsWbsViewResponse(ProjectResponse, kw_only=True):
     data: Annotated[WbsViewResponse, Meta(description="WBS 工作流信息")] | None | UnsetType = UNSET
 
 
+class AINodeAIInfo(ResponseModel, kw_only=True):
+    """
+    AI 节点的 AI 应用执行信息
+    """
+
+    status: str | None | UnsetType = UNSET
+    app_identity: AIAppIdentity | None | UnsetType = UNSET
+    props: list_aliased[AIProp] | None | UnsetType = UNSET
+
+
 class ConfigGetWorkItemTypeResponse(ProjectResponse, kw_only=True):
     """
     Response of config.get_work_item_type: 获取工作项基础信息配置
@@ -3049,6 +4179,18 @@ class ConfigGetWorkItemTypeResponse(ProjectResponse, kw_only=True):
 
     data: (
         Annotated[WorkItemTypeConf, Meta(description="工作项类型的详细信息")] | None | UnsetType
+    ) = UNSET
+
+
+class ConfigListFieldOptionsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of config.list_field_options: 获取工作项指定字段可选选项
+    """
+
+    data: (
+        Annotated[ConfigListFieldOptionsResponseData, Meta(description="字段及其可选选项")]
+        | None
+        | UnsetType
     ) = UNSET
 
 
@@ -3093,6 +4235,17 @@ class FinishedInfoItem(ResponseModel, kw_only=True):
     opinion: Annotated[FinishedOpinionInfo, Meta(description="评审意见")] | None | UnsetType = UNSET
     conclusion: (
         Annotated[FinishedConclusionInfo, Meta(description="评审结论")] | None | UnsetType
+    ) = UNSET
+
+
+class MultiSignal(ResponseModel, kw_only=True):
+    """
+    多值系统外信号字段的值
+    """
+
+    status: Annotated[str, Meta(description="信号汇总状态")] | None | UnsetType = UNSET
+    detail: (
+        Annotated[list_aliased[MultiSignalDetail], Meta(description="信号明细")] | None | UnsetType
     ) = UNSET
 
 
@@ -3163,6 +4316,38 @@ class OperationRecordPage(ResponseModel, kw_only=True):
     total: Annotated[int, Meta(description="总数")] | None | UnsetType = UNSET
 
 
+class PlanTablesListSubWorkItemConfsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.list_sub_work_item_confs: 获取计划表草稿节点下可建的子工作项配置
+    """
+
+    data: PlanTablesListSubWorkItemConfsResponseData | None | UnsetType = UNSET
+
+
+class PlanTablesQueryDraftResponseData(ResponseModel, kw_only=True):
+    wbs_draft: WbsDraft | None | UnsetType = UNSET
+
+
+class PlanTablesResetDraftResponseData(ResponseModel, kw_only=True):
+    wbs_draft: WbsDraft | None | UnsetType = UNSET
+
+
+class ResourcesQueryElementsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of resources.query_elements: 查询资源库资源（节点 / 任务）
+    """
+
+    data: ResourcesQueryElementsResponseData | None | UnsetType = UNSET
+
+
+class ResourcesQueryWorkItemsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of resources.query_work_items: 批量查询资源库工作项详情
+    """
+
+    data: list_aliased[WorkItem] | None | UnsetType = UNSET
+
+
 class RichTextBlockFields(ResponseModel, kw_only=True):
     """
     富文本行（段落、列表、表格等），可用于富文本字段及评论
@@ -3181,6 +4366,25 @@ class RichTextBlockFields(ResponseModel, kw_only=True):
     content: list_aliased[RichTextInline] | None | UnsetType = UNSET
     line_attrs: RichTextLineAttrs | None | UnsetType = field(name="lineAttrs", default=UNSET)
     table_info: RichTextTable | None | UnsetType = field(name="tableInfo", default=UNSET)
+
+
+class SearchSpaceAggFieldsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of search.space_agg_fields: 获取空间级聚合字段
+    """
+
+    data: SearchSpaceAggFieldsResponseData | None | UnsetType = UNSET
+
+
+class SearchUniversalResponse(ProjectResponse, kw_only=True):
+    """
+    Response of search.universal: 获取工作项列表（通用检索，替代 GeneralSearch 系列）
+    """
+
+    data: str | None | UnsetType = UNSET
+    pagination: SearchAfterPagination | None | UnsetType = UNSET
+    extra_info: dict[str, str] | None | UnsetType = UNSET
+    datas: list_aliased[WorkItem] | None | UnsetType = UNSET
 
 
 class TemplateDetail(ResponseModel, kw_only=True):
@@ -3228,12 +4432,45 @@ class ViewsListPanoramicWorkItemsResponse(ProjectResponse, kw_only=True):
     pagination: Pagination | None | UnsetType = UNSET
 
 
+class WbsDraftOperation(ResponseModel, kw_only=True):
+    """
+    计划表草稿的一次编辑操作
+    """
+
+    uuid: str | None | UnsetType = UNSET
+    operation_type: Annotated[str, Meta(description="操作类型")] | None | UnsetType = UNSET
+    operation_target: Annotated[str, Meta(description="操作对象")] | None | UnsetType = UNSET
+    value: WbsDraftOperationValue | None | UnsetType = UNSET
+    work_item_id: int | None | UnsetType = UNSET
+
+
+class WbsTemplateConf(ResponseModel, kw_only=True):
+    """
+    计划表（WBS）流程类型配置
+    """
+
+    template_key: str | None | UnsetType = UNSET
+    template_name: str | None | UnsetType = UNSET
+    template_id: str | None | UnsetType = UNSET
+    is_disabled: bool | None | UnsetType = UNSET
+    version: int | None | UnsetType = UNSET
+    workflow_conf: WbsWorkflowConf | None | UnsetType = UNSET
+
+
 class WorkItemsListOpRecordsResponse(ProjectResponse, kw_only=True):
     """
     Response of work_items.list_op_records: 获取工作项操作记录
     """
 
     data: OperationRecordPage | None | UnsetType = UNSET
+
+
+class WorkItemsUpdateMultiSignalResponse(ProjectResponse, kw_only=True):
+    """
+    Response of work_items.update_multi_signal: 更新多值系统外信号
+    """
+
+    data: MultiSignal | None | UnsetType = UNSET
 
 
 class WorkflowNode(ResponseModel, kw_only=True):
@@ -3323,6 +4560,27 @@ class WorkflowNode(ResponseModel, kw_only=True):
     ) = UNSET
 
 
+class AINode(ResponseModel, kw_only=True):
+    """
+    AI 节点信息
+    """
+
+    node_state: str | None | UnsetType = UNSET
+    ai_info: AINodeAIInfo | None | UnsetType = UNSET
+    node_fields: list_aliased[AICommonField] | None | UnsetType = UNSET
+    conform_fields: list_aliased[AICommonField] | None | UnsetType = UNSET
+    sub_tasks: list_aliased[AINodeSubTask] | None | UnsetType = UNSET
+    sub_workitems: list_aliased[AINodeSubWorkItem] | None | UnsetType = UNSET
+
+
+class AiQueryNodeResponse(ProjectResponse, kw_only=True):
+    """
+    Response of ai.query_node: 获取 AI 节点信息
+    """
+
+    data: AINode | None | UnsetType = UNSET
+
+
 class ConfigGetTemplateResponse(ProjectResponse, kw_only=True):
     """
     Response of config.get_template: 获取流程模板配置详情
@@ -3399,6 +4657,35 @@ class NodesConnections(ResponseModel, kw_only=True):
     version: Annotated[int, Meta(description="流程模板版本")] | None | UnsetType = UNSET
 
 
+class PlanTablesGetTemplateResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.get_template: 获取计划表（WBS）流程类型配置
+    """
+
+    data: WbsTemplateConf | None | UnsetType = UNSET
+
+
+class PlanTablesPatchDraftResponseData(ResponseModel, kw_only=True):
+    relation_values: list_aliased[WbsDraftOperation] | None | UnsetType = UNSET
+    failed_tasks: WbsFailedTask | None | UnsetType = UNSET
+
+
+class PlanTablesQueryDraftResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.query_draft: 查询计划表草稿（need_init 时按需初始化）
+    """
+
+    data: PlanTablesQueryDraftResponseData | None | UnsetType = UNSET
+
+
+class PlanTablesResetDraftResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.reset_draft: 重置计划表草稿
+    """
+
+    data: PlanTablesResetDraftResponseData | None | UnsetType = UNSET
+
+
 class WorkItemsBatchQueryDeliverablesResponse(ProjectResponse, kw_only=True):
     """
     Response of work_items.batch_query_deliverables: 交付物信息批量查询（WBS）
@@ -3423,6 +4710,14 @@ class WorkflowsQueryResponse(ProjectResponse, kw_only=True):
     data: Annotated[NodesConnections, Meta(description="实例工作流信息")] | None | UnsetType = UNSET
 
 
+class PlanTablesPatchDraftResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.patch_draft: 编辑计划表草稿
+    """
+
+    data: PlanTablesPatchDraftResponseData | None | UnsetType = UNSET
+
+
 class GlobalSearchQuery(ResponseModel, kw_only=True):
     """
     全局搜索参数格式（page 10 的请求体）：分页、数据源与筛选组合。对应的接口不在 ENDPOINTS.tsv 中，此结构供构造条件的工具复用
@@ -3435,6 +4730,51 @@ class GlobalSearchQuery(ResponseModel, kw_only=True):
         | UnsetType
     ) = UNSET
     search_group: Annotated[SearchGroup, Meta(description="筛选组合")] | None | UnsetType = UNSET
+
+
+class IntegrateCondition(ResponseModel, kw_only=True):
+    """
+    一个过滤条件
+    """
+
+    field_item: IntegrateFieldItem | None | UnsetType = UNSET
+    operator: str | None | UnsetType = UNSET
+    original_value: str | None | UnsetType = UNSET
+    formula: str | None | UnsetType = UNSET
+    version: str | None | UnsetType = UNSET
+    pre_operator: str | None | UnsetType = UNSET
+    value_group: IntegrateFilter | None | UnsetType = UNSET
+    source: IntegrateFieldSource | None | UnsetType = UNSET
+
+
+class IntegrateFilter(ResponseModel, kw_only=True):
+    """
+    过滤条件组（可嵌套）
+    """
+
+    conjunction: str | None | UnsetType = UNSET
+    conditions: list_aliased[IntegrateCondition] | None | UnsetType = UNSET
+    groups: list_aliased[IntegrateFilter] | None | UnsetType = UNSET
+
+
+class IntegrateQuery(ResponseModel, kw_only=True):
+    """
+    三合一检索的查询：过滤、排序、分组、分页与范围
+    """
+
+    filter: IntegrateFilter | None | UnsetType = UNSET
+    sorts: list_aliased[IntegrateSort] | None | UnsetType = UNSET
+    groups: list_aliased[IntegrateGroup] | None | UnsetType = UNSET
+    query_type: int | None | UnsetType = UNSET
+    pagination: IntegratePagination | None | UnsetType = UNSET
+    projection: dict[str, int] | None | UnsetType = UNSET
+    instant_query: bool | None | UnsetType = UNSET
+    find_aborted: bool | None | UnsetType = UNSET
+    find_deleted: bool | None | UnsetType = UNSET
+    need_check_dirty_fields: bool | None | UnsetType = UNSET
+    project_keys: list_aliased[str] | None | UnsetType = UNSET
+    work_item_type_keys: list_aliased[str] | None | UnsetType = UNSET
+    allow_truncate: bool | None | UnsetType = UNSET
 
 
 class SearchGroup(ResponseModel, kw_only=True):

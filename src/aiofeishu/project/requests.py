@@ -11,6 +11,82 @@ from msgspec import UNSET, Meta, UnsetType, field
 from aiofeishu._base import RequestModel
 
 
+class AIAppIdentity(RequestModel, kw_only=True):
+    """
+    AI 应用标识
+    """
+
+    app_key: str | UnsetType = UNSET
+    point_key: str | UnsetType = UNSET
+
+
+class AICommonField(RequestModel, kw_only=True):
+    """
+    字段及其值（字符串形式）
+    """
+
+    field_key: str | UnsetType = UNSET
+    field_type: str | UnsetType = UNSET
+    value: str | UnsetType = UNSET
+    field_name: str | UnsetType = UNSET
+
+
+class AIConformFieldValue(RequestModel, kw_only=True):
+    """
+    AI 节点确认表单字段的新值
+    """
+
+    field_key: str | UnsetType = UNSET
+    value: str | UnsetType = UNSET
+
+
+class AICustomProperty(RequestModel, kw_only=True):
+    """
+    AI 应用自定义属性
+    """
+
+    value: str | UnsetType = UNSET
+    type: str | UnsetType = UNSET
+
+
+class AINodeFieldValue(RequestModel, kw_only=True):
+    """
+    AI 节点字段的新值
+    """
+
+    node_field_key: str | UnsetType = UNSET
+    value: str | UnsetType = UNSET
+
+
+class AINodeSubTask(RequestModel, kw_only=True):
+    """
+    AI 节点下的子任务
+    """
+
+    task_id: int | UnsetType = UNSET
+    is_finished: bool | UnsetType = UNSET
+
+
+class AINodeSubWorkItem(RequestModel, kw_only=True):
+    """
+    AI 节点下的子工作项
+    """
+
+    relation_id: str | UnsetType = UNSET
+    work_item_type: str | UnsetType = UNSET
+    workitem_ids: list[str] | None | UnsetType = UNSET
+
+
+class AIPropValue(RequestModel, kw_only=True):
+    """
+    AI 应用属性值
+    """
+
+    field_: list[AICommonField] | None | UnsetType = field(name="field", default=UNSET)
+    node_field: list[AICommonField] | None | UnsetType = UNSET
+    custom_property: AICustomProperty | UnsetType = UNSET
+
+
 class AbortedValue(RequestModel, kw_only=True):
     """
     终止状态
@@ -18,6 +94,138 @@ class AbortedValue(RequestModel, kw_only=True):
 
     is_aborted: bool | UnsetType = UNSET
     reason: str | UnsetType = UNSET
+
+
+class Account(RequestModel, kw_only=True):
+    """
+    账号
+    """
+
+    user_meego_key: str | UnsetType = UNSET
+    tenant_meego_key: str | UnsetType = UNSET
+    name: dict[str, str] | None | UnsetType = UNSET
+    external_ids: dict[str, str] | None | UnsetType = UNSET
+    login_platform_type: str | UnsetType = UNSET
+    status: str | UnsetType = UNSET
+    avatar_url: str | UnsetType = UNSET
+
+
+class ActualTimeInfo(RequestModel, kw_only=True):
+    """
+    节点实际开始 / 完成时间（毫秒时间戳）
+    """
+
+    actual_start_time: int | UnsetType = UNSET
+    actual_finish_time: int | UnsetType = UNSET
+
+
+class AggDataSource(RequestModel, kw_only=True):
+    """
+    资源项的数据源
+    """
+
+    project_key: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    project_name: str | UnsetType = UNSET
+    work_item_type_name: str | UnsetType = UNSET
+
+
+class AggResourceAuth(RequestModel, kw_only=True):
+    """
+    资源项的权限
+    """
+
+    usable: bool | UnsetType = UNSET
+    editable: bool | UnsetType = UNSET
+    deletable: bool | UnsetType = UNSET
+    creatable: bool | UnsetType = UNSET
+    batch_editable: bool | UnsetType = UNSET
+
+
+class AggResourceError(RequestModel, kw_only=True):
+    """
+    资源项的错误信息
+    """
+
+    error_code: int | UnsetType = UNSET
+    error_info: str | UnsetType = UNSET
+
+
+class AggResourceScope(RequestModel, kw_only=True):
+    """
+    资源项的作用范围
+    """
+
+    project_key: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+
+
+class AggUIDescription(RequestModel, kw_only=True):
+    """
+    资源项的界面描述
+    """
+
+    ui_type: str | UnsetType = UNSET
+    uuid: str | UnsetType = UNSET
+    is_multi: bool | UnsetType = UNSET
+    date_type: int | UnsetType = field(name="dateType", default=UNSET)
+    date_format: str | UnsetType = field(name="dateFormat", default=UNSET)
+    sub_type: int | UnsetType = field(name="subType", default=UNSET)
+    sub_type_level: int | UnsetType = field(name="subTypeLevel", default=UNSET)
+
+
+class AiConfirmNodeRequest(RequestModel, kw_only=True):
+    """
+    Arguments of ai.confirm_node: 完成 AI 节点
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    state_key: Annotated[str, Meta(min_length=1)]
+    node_uuid: str | UnsetType = UNSET
+
+
+class AiDeleteFieldFilesRequest(RequestModel, kw_only=True):
+    """
+    Arguments of ai.delete_field_files: 删除工作项 AI 字段值中的文件
+    """
+
+    ai_task_id: Annotated[str, Meta(min_length=1)]
+    uuids: Annotated[list[str], Meta(min_length=1)]
+
+
+class AiEditNodeRequest(RequestModel, kw_only=True):
+    """
+    Arguments of ai.edit_node: 更新 AI 节点属性
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    state_key: Annotated[str, Meta(min_length=1)]
+    node_uuid: str | UnsetType = UNSET
+    status: str | UnsetType = UNSET
+    node_fields: list[AINodeFieldValue] | UnsetType = UNSET
+    conform_fields: list[AIConformFieldValue] | UnsetType = UNSET
+
+
+class AiQueryNodeRequest(RequestModel, kw_only=True):
+    """
+    Arguments of ai.query_node: 获取 AI 节点信息
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    state_key: Annotated[str, Meta(min_length=1)]
+    node_uuid: str | UnsetType = UNSET
+
+
+class AiUpdateFieldRequest(RequestModel, kw_only=True):
+    """
+    Arguments of ai.update_field: 更新工作项 AI 字段值
+    """
+
+    ai_task_id: Annotated[str, Meta(min_length=1)]
+    field_value: Any | UnsetType = UNSET
 
 
 class AttachmentsDeleteRequest(RequestModel, kw_only=True):
@@ -251,6 +459,32 @@ class Comment(RequestModel, kw_only=True):
     content: Annotated[str, Meta(description="评论内容")] | UnsetType = UNSET
 
 
+class CommentFile(RequestModel, kw_only=True):
+    """
+    附件评论的文件
+    """
+
+    file_token: str | UnsetType = UNSET
+    file_name: str | UnsetType = UNSET
+    file_size: int | UnsetType = UNSET
+    file_type: str | UnsetType = UNSET
+    file_url: str | UnsetType = UNSET
+
+
+class CommentsCreateFileCommentRequest(RequestModel, kw_only=True):
+    """
+    Arguments of comments.create_file_comment: 创建附件评论
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    file_token: Annotated[
+        str,
+        Meta(description="已上传文件的 file_token（评论内容即该文件）", min_length=1),
+    ]
+
+
 class CommentsDeleteRequest(RequestModel, kw_only=True):
     """
     Arguments of comments.delete: 删除评论
@@ -260,6 +494,18 @@ class CommentsDeleteRequest(RequestModel, kw_only=True):
     work_item_type_key: Annotated[str, Meta(min_length=1)]
     work_item_id: int
     comment_id: Annotated[int, Meta(description="评论 ID（comments.create 返回值 / Comment.id）")]
+
+
+class CommentsListFileCommentsRequest(RequestModel, kw_only=True):
+    """
+    Arguments of comments.list_file_comments: 分页查询附件评论
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    page_size: Annotated[int, Meta(description="每页条数", ge=1, le=200)] | UnsetType = UNSET
+    page_num: Annotated[int, Meta(description="分页页码，从 1 开始", ge=1)] | UnsetType = UNSET
 
 
 class CommentsListRequest(RequestModel, kw_only=True):
@@ -412,6 +658,21 @@ class ConfigDeleteRelationRequest(RequestModel, kw_only=True):
     ]
 
 
+class ConfigDeleteRoleRequest(RequestModel, kw_only=True):
+    """
+    Arguments of config.delete_role: 删除流程角色
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    role_id: Annotated[str, Meta(description="流程角色 ID（与 role_alias 二选一）")] | UnsetType = (
+        UNSET
+    )
+    role_alias: (
+        Annotated[str, Meta(description="流程角色对接标识（与 role_id 二选一）")] | UnsetType
+    ) = UNSET
+
+
 class ConfigDeleteTemplateRequest(RequestModel, kw_only=True):
     """
     Arguments of config.delete_template: 删除流程模板
@@ -466,6 +727,23 @@ class ConfigListBusinessesRequest(RequestModel, kw_only=True):
         str,
         Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
     ]
+
+
+class ConfigListFieldOptionsRequest(RequestModel, kw_only=True):
+    """
+    Arguments of config.list_field_options: 获取工作项指定字段可选选项
+    """
+
+    project_key: Annotated[str, Meta(description="空间 ID（project_key）", min_length=1)]
+    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
+    field_key: Annotated[str, Meta(description="字段 key", min_length=1)]
+    work_item_id: Annotated[int, Meta(description="工作项 ID（按实例取可选项时）")] | UnsetType = (
+        UNSET
+    )
+    first_option_key: (
+        Annotated[str, Meta(description="从这个选项起返回（has_more 为 true 时继续取）")]
+        | UnsetType
+    ) = UNSET
 
 
 class ConfigListFieldsRequest(RequestModel, kw_only=True):
@@ -665,6 +943,28 @@ class DeliveryRelatedInfoItem(RequestModel, kw_only=True):
     name: str | UnsetType = UNSET
 
 
+class DepartmentBasicInfo(RequestModel, kw_only=True):
+    """
+    部门基本信息
+    """
+
+    department_meego_key: str | UnsetType = UNSET
+    name: dict[str, str] | None | UnsetType = UNSET
+    external_ids: dict[str, str] | None | UnsetType = UNSET
+    member_count: int | UnsetType = field(name="memberCount", default=UNSET)
+    org_level: str | UnsetType = UNSET
+
+
+class DraftSubWorkItemRelation(RequestModel, kw_only=True):
+    """
+    子工作项类型与父工作项之间可用的关联
+    """
+
+    relation_key: str | UnsetType = UNSET
+    relation_name: str | UnsetType = UNSET
+    relation_conf_uuid: str | UnsetType = UNSET
+
+
 class ErrInfo(RequestModel, kw_only=True):
     """
     更详细的错误描述（成功时为空对象）
@@ -719,6 +1019,16 @@ class FieldDeliverableItemFieldInfo(RequestModel, kw_only=True):
     field_type_key: Annotated[str, Meta(description="字段类型")] | UnsetType = UNSET
 
 
+class FieldDelivery(RequestModel, kw_only=True):
+    """
+    字段交付物的来源字段
+    """
+
+    project_key: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    field_key: str | UnsetType = UNSET
+
+
 class FieldValuePair(RequestModel, kw_only=True):
     """
     字段及其值；field_key 与 field_alias 二选一必填
@@ -731,6 +1041,19 @@ class FieldValuePair(RequestModel, kw_only=True):
         Annotated[Any, Meta(description="字段值，格式取决于字段类型（见字段与属性解析格式）")]
         | UnsetType
     ) = UNSET
+
+
+class FileComment(RequestModel, kw_only=True):
+    """
+    附件评论（评论内容为一个文件）
+    """
+
+    id: int | UnsetType = UNSET
+    work_item_id: int | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    created_at: Annotated[int, Meta(description="评论时间，毫秒时间戳")] | UnsetType = UNSET
+    operator: Annotated[str, Meta(description="评论人 user_key")] | UnsetType = UNSET
+    comment_file: CommentFile | UnsetType = UNSET
 
 
 class FileValue(RequestModel, kw_only=True):
@@ -799,6 +1122,43 @@ class FixView(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class FlowRoleCreate(RequestModel, kw_only=True):
+    """
+    新建的流程角色配置（create_role 的 role）
+    """
+
+    id: Annotated[str, Meta(description="角色 ID（角色 key）")] | UnsetType = UNSET
+    name: Annotated[str, Meta(description="角色名称")] | UnsetType = UNSET
+    is_owner: Annotated[bool, Meta(description="是否为负责人角色")] | UnsetType = UNSET
+    auto_enter_group: Annotated[bool, Meta(description="成员是否自动入群")] | UnsetType = UNSET
+    member_assign_mode: (
+        Annotated[
+            int,
+            Meta(description="成员分配方式（同 RoleConfDetail.member_assign_mode）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    members: Annotated[list[str], Meta(description="指定成员 user_key")] | None | UnsetType = UNSET
+    is_member_multi: Annotated[bool, Meta(description="是否允许多个成员")] | UnsetType = UNSET
+    role_alias: Annotated[str, Meta(description="角色对接标识")] | UnsetType = UNSET
+    lock_scope: Annotated[list[str], Meta(description="锁定范围")] | None | UnsetType = UNSET
+
+
+class FlowRoleUpdate(RequestModel, kw_only=True):
+    """
+    流程角色的新配置（update_role 的 role；角色由 role_id 或 role_alias 指定）
+    """
+
+    name: str | UnsetType = UNSET
+    is_owner: bool | UnsetType = UNSET
+    auto_enter_group: bool | UnsetType = UNSET
+    member_assign_mode: int | UnsetType = UNSET
+    members: list[str] | None | UnsetType = UNSET
+    is_member_multi: bool | UnsetType = UNSET
+    role_alias: str | UnsetType = UNSET
+    lock_scope: list[str] | None | UnsetType = UNSET
+
+
 class GlobalSearchPagination(RequestModel, kw_only=True):
     """
     全局搜索请求体中的分页对象
@@ -818,6 +1178,17 @@ class I18nName(RequestModel, kw_only=True):
     en_us: str | UnsetType = UNSET
 
 
+class I18nTranslation(RequestModel, kw_only=True):
+    """
+    多语言翻译
+    """
+
+    sync_status: str | UnsetType = UNSET
+    translated: bool | UnsetType = UNSET
+    language: str | UnsetType = UNSET
+    translation: str | UnsetType = UNSET
+
+
 class InstanceDeliverableItem(RequestModel, kw_only=True):
     """
     实例（工作项）交付物
@@ -835,6 +1206,95 @@ class InstanceDeliverableItem(RequestModel, kw_only=True):
     state_name: Annotated[str, Meta(description="状态名")] | UnsetType = UNSET
     owners: Annotated[list[str], Meta(description="负责人 user_key")] | None | UnsetType = UNSET
     remark: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
+
+
+class InstanceDelivery(RequestModel, kw_only=True):
+    """
+    实例交付物的来源资源
+    """
+
+    project_key: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    resource_id: int | UnsetType = UNSET
+
+
+class IntegrateDataSource(RequestModel, kw_only=True):
+    """
+    字段的目标数据源（空间与工作项类型）
+    """
+
+    project_key: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+
+
+class IntegrateFieldItem(RequestModel, kw_only=True):
+    """
+    被过滤 / 排序 / 分组的字段
+    """
+
+    class_: str | UnsetType = field(name="class", default=UNSET)
+    strategy: int | UnsetType = UNSET
+    key: str | UnsetType = UNSET
+    type: str | UnsetType = UNSET
+    project_key: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    params: str | UnsetType = UNSET
+    extras: dict[str, str] | None | UnsetType = UNSET
+    parent_field_key: str | UnsetType = UNSET
+    parent_field_type: str | UnsetType = UNSET
+    entity_scope: str | UnsetType = UNSET
+    target_data_sources: list[IntegrateDataSource] | None | UnsetType = UNSET
+
+
+class IntegrateFieldSource(RequestModel, kw_only=True):
+    """
+    条件来源
+    """
+
+    usage: int | UnsetType = UNSET
+    unique_id: str | UnsetType = UNSET
+
+
+class IntegrateGroup(RequestModel, kw_only=True):
+    """
+    分组
+    """
+
+    field_item: IntegrateFieldItem | UnsetType = UNSET
+    need_empty: bool | UnsetType = field(name="needEmpty", default=UNSET)
+    needs_config: bool | UnsetType = field(name="needsConfig", default=UNSET)
+
+
+class IntegratePagination(RequestModel, kw_only=True):
+    """
+    三合一检索的分页：page_num/page_size 或 search_after/pit 游标
+    """
+
+    page_num: int | UnsetType = UNSET
+    page_size: int | UnsetType = UNSET
+    search_after: Annotated[str, Meta(description="游标：下一页传上一页返回的值")] | UnsetType = (
+        UNSET
+    )
+    pit: Annotated[str, Meta(description="检索快照标识：下一页传上一页返回的值")] | UnsetType = (
+        UNSET
+    )
+
+
+class IntegrateSort(RequestModel, kw_only=True):
+    """
+    排序
+    """
+
+    field_item: IntegrateFieldItem | UnsetType = UNSET
+    order: str | UnsetType = UNSET
+
+
+class LinkedResource(RequestModel, kw_only=True):
+    """
+    关联的资源库资源
+    """
+
+    resource_id: int | UnsetType = UNSET
 
 
 class ManHourRecord(RequestModel, kw_only=True):
@@ -887,6 +1347,18 @@ class MeasuresListChartsRequest(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class MultiSignalQueryLink(RequestModel, kw_only=True):
+    """
+    信号状态查询链接（平台回调时按此请求）
+    """
+
+    url: str | UnsetType = UNSET
+    method: str | UnsetType = UNSET
+    headers: Any | UnsetType = UNSET
+    body: Any | UnsetType = UNSET
+    params: Any | UnsetType = UNSET
+
+
 class MultiTextDetail(RequestModel, kw_only=True):
     """
     富文本详细内容（查询时携带 expand 参数返回）
@@ -907,6 +1379,15 @@ class NodeBasicInfo(RequestModel, kw_only=True):
     name: Annotated[str, Meta(description="节点名称")] | UnsetType = UNSET
     owners: Annotated[list[str], Meta(description="节点负责人 user_key")] | None | UnsetType = UNSET
     milestone: Annotated[bool, Meta(description="里程碑标志")] | UnsetType = UNSET
+
+
+class NodeElement(RequestModel, kw_only=True):
+    """
+    资源库节点资源
+    """
+
+    element_key: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
 
 
 class OperationRecordObject(RequestModel, kw_only=True):
@@ -951,6 +1432,38 @@ class OptionValue(RequestModel, kw_only=True):
     label: Annotated[str, Meta(description="选项标签")] | UnsetType = UNSET
 
 
+class OrderInfo(RequestModel, kw_only=True):
+    """
+    位置引用（value_type 指明 vaule 的含义）
+    """
+
+    value_type: str | UnsetType = UNSET
+    vaule: (
+        Annotated[str, Meta(description="位置值；Go SDK 的线上名即为 vaule（拼写如此）")]
+        | UnsetType
+    ) = UNSET
+    path: str | UnsetType = UNSET
+
+
+class OutUserInfo(RequestModel, kw_only=True):
+    """
+    外部账号标识（外部平台用户 ID 及登录平台类型）
+    """
+
+    out_user_id: str | UnsetType = UNSET
+    login_platform_type: str | UnsetType = UNSET
+
+
+class OwnerConf(RequestModel, kw_only=True):
+    """
+    节点负责人配置：分配方式、角色与指定人员
+    """
+
+    owner_usage_mode: str | UnsetType = UNSET
+    owner_roles: list[str] | None | UnsetType = UNSET
+    user_keys: list[str] | None | UnsetType = UNSET
+
+
 class Pagination(RequestModel, kw_only=True):
     """
     分页信息
@@ -960,6 +1473,101 @@ class Pagination(RequestModel, kw_only=True):
     page_size: Annotated[int, Meta(description="每页条数")] | UnsetType = UNSET
     total: Annotated[int, Meta(description="总数")] | UnsetType = UNSET
     has_more: Annotated[bool, Meta(description="是否还有更多（部分接口返回）")] | UnsetType = UNSET
+
+
+class PlanTablesCompleteCreateAuditRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.complete_create_audit: 完成计划表草稿的创建审批
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    draft_id: Annotated[str, Meta(min_length=1)]
+    commit_id: str | UnsetType = UNSET
+
+
+class PlanTablesGetTemplateRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.get_template: 获取计划表（WBS）流程类型配置
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    template_key: Annotated[str, Meta(description="流程类型 key")] | UnsetType = UNSET
+
+
+class PlanTablesListSubWorkItemConfsRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.list_sub_work_item_confs: 获取计划表草稿节点下可建的子工作项配置
+    """
+
+    draft_id: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    node_uuid: Annotated[str, Meta(min_length=1)]
+    project_key: Annotated[str, Meta(min_length=1)]
+
+
+class PlanTablesPublishCommitRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.publish_commit: 按提交（commit）发布计划表草稿
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    draft_id: Annotated[str, Meta(min_length=1)]
+    commit_id: str | UnsetType = UNSET
+
+
+class PlanTablesPublishDraftRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.publish_draft: 发布计划表草稿（含插件逻辑）
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    draft_id: Annotated[str, Meta(min_length=1)]
+
+
+class PlanTablesQueryDraftRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.query_draft: 查询计划表草稿（need_init 时按需初始化）
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    work_item_type_key: str | UnsetType = UNSET
+    need_init: bool | UnsetType = UNSET
+
+
+class PlanTablesResetDraftRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.reset_draft: 重置计划表草稿
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    work_item_type_key: str | UnsetType = UNSET
+
+
+class PlanTablesSwitchBackToDraftRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.switch_back_to_draft: 审批拒绝后切回计划表草稿
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    draft_id: Annotated[str, Meta(min_length=1)]
+    commit_id: str | UnsetType = UNSET
+
+
+class PlanTablesUpdateFrozenRowsRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.update_frozen_rows: 更新计划表草稿的冻结行
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    draft_id: Annotated[str, Meta(min_length=1)]
+    update_type: int | UnsetType = UNSET
+    commit_id: str | UnsetType = UNSET
 
 
 class PluginToken(RequestModel, kw_only=True):
@@ -1225,6 +1833,84 @@ class RequiredTask(RequestModel, kw_only=True):
     finished: Annotated[bool, Meta(description="子任务是否已经完成")] | UnsetType = UNSET
 
 
+class ResourceIgnoredCreateInfo(RequestModel, kw_only=True):
+    """
+    由资源创建实例时未能带入的字段与角色
+    """
+
+    field_keys: list[str] | None | UnsetType = UNSET
+    role_ids: list[str] | None | UnsetType = UNSET
+
+
+class ResourceTemplate(RequestModel, kw_only=True):
+    """
+    资源工作项的流程模板
+    """
+
+    id: int | UnsetType = UNSET
+    state_flow_key: str | UnsetType = UNSET
+    work_flow_key: str | UnsetType = UNSET
+
+
+class ResourcesCreateInstanceRequest(RequestModel, kw_only=True):
+    """
+    Arguments of resources.create_instance: 通过资源创建工作项实例
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    field_value_pairs: list[FieldValuePair] | UnsetType = UNSET
+    template_id: int | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+
+
+class ResourcesCreateWorkItemRequest(RequestModel, kw_only=True):
+    """
+    Arguments of resources.create_work_item: 创建资源库工作项
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    template_id: int | UnsetType = UNSET
+    field_value_pairs: list[FieldValuePair] | UnsetType = UNSET
+
+
+class ResourcesQueryElementsRequest(RequestModel, kw_only=True):
+    """
+    Arguments of resources.query_elements: 查询资源库资源（节点 / 任务）
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    element_type: str | UnsetType = UNSET
+    page_num: int | UnsetType = UNSET
+    page_size: int | UnsetType = UNSET
+
+
+class ResourcesQueryWorkItemsRequest(RequestModel, kw_only=True):
+    """
+    Arguments of resources.query_work_items: 批量查询资源库工作项详情
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_ids: Annotated[list[int], Meta(min_length=1)]
+    fields: list[str] | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    expand: Expand | UnsetType = UNSET
+
+
+class ResourcesUpdateWorkItemRequest(RequestModel, kw_only=True):
+    """
+    Arguments of resources.update_work_item: 更新资源库工作项
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    update_fields: Annotated[list[FieldValuePair], Meta(min_length=1)]
+
+
 class RichTextAttrs(RequestModel, kw_only=True):
     """
     文字属性及叶子结点属性（值均为字符串，如 "true"）
@@ -1395,6 +2081,21 @@ class ScheduleValue(RequestModel, kw_only=True):
     end_time: int | UnsetType = UNSET
 
 
+class SearchAfterPagination(RequestModel, kw_only=True):
+    """
+    游标分页：下一页把上一页返回的 search_after 与 pit 原样传回
+    """
+
+    page_size: int | UnsetType = UNSET
+    search_after: Annotated[str, Meta(description="游标：下一页传上一页返回的值")] | UnsetType = (
+        UNSET
+    )
+    pit: Annotated[str, Meta(description="检索快照标识：下一页传上一页返回的值")] | UnsetType = (
+        UNSET
+    )
+    total: int | UnsetType = UNSET
+
+
 class SearchDataSource(RequestModel, kw_only=True):
     """
     全局搜索的数据源（data_sources 元素）：空间与工作项类型
@@ -1419,6 +2120,14 @@ class SearchNodeOwner(RequestModel, kw_only=True):
 
     state_name: Annotated[str, Meta(description="节点名称")] | UnsetType = UNSET
     owners: Annotated[list[str], Meta(description="负责人 user_key 列表")] | UnsetType = UNSET
+
+
+class SearchSpaceAggFieldsRequest(RequestModel, kw_only=True):
+    """
+    Arguments of search.space_agg_fields: 获取空间级聚合字段
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
 
 
 class SearchStateTime(RequestModel, kw_only=True):
@@ -1453,6 +2162,16 @@ class SearchUser(RequestModel, kw_only=True):
         | UnsetType
     ) = UNSET
     role: Annotated[str, Meta(description="角色标识（与 field_key 二选一）")] | UnsetType = UNSET
+
+
+class SeqOrderInfo(RequestModel, kw_only=True):
+    """
+    草稿中的位置：前序、后序与父级
+    """
+
+    pre: list[OrderInfo] | None | UnsetType = UNSET
+    post: list[OrderInfo] | None | UnsetType = UNSET
+    parent: OrderInfo | UnsetType = UNSET
 
 
 class SimpleField(RequestModel, kw_only=True):
@@ -1528,6 +2247,52 @@ class StateTime(RequestModel, kw_only=True):
     name: str | UnsetType = UNSET
     start_time: int | UnsetType = UNSET
     end_time: Annotated[int, Meta(description="0 表示尚未结束")] | UnsetType = UNSET
+
+
+class StoryRelation(RequestModel, kw_only=True):
+    """
+    一条需求关联关系：本端工作项与对端工作项经关联 relation_id 关联
+    """
+
+    local_work_item_id: Annotated[int, Meta(description="本端工作项 ID")] | UnsetType = UNSET
+    remote_work_item_id: Annotated[int, Meta(description="对端工作项 ID")] | UnsetType = UNSET
+    relation_id: Annotated[str, Meta(description="关联关系 ID")] | UnsetType = UNSET
+    merge_group: Annotated[bool, Meta(description="是否合并到已有关联组")] | UnsetType = UNSET
+
+
+class StoryRelations(RequestModel, kw_only=True):
+    """
+    需求关联关系查询结果：工作项 ID → 关联的工作项 ID 列表，及每个工作项所在空间
+    """
+
+    work_item_project_map: (
+        Annotated[dict[str, str], Meta(description="工作项 ID → 所在空间 project_key")]
+        | None
+        | UnsetType
+    ) = UNSET
+    value: (
+        Annotated[dict[str, list[int]], Meta(description="工作项 ID → 关联的工作项 ID 列表")]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class StoryRelationsCreateRequest(RequestModel, kw_only=True):
+    """
+    Arguments of story_relations.create: 创建需求关联关系
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    story_relations: Annotated[list[StoryRelation], Meta(min_length=1)]
+
+
+class StoryRelationsQueryRequest(RequestModel, kw_only=True):
+    """
+    Arguments of story_relations.query: 查询需求关联关系
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_ids: Annotated[list[int], Meta(min_length=1)]
 
 
 class SubStatus(RequestModel, kw_only=True):
@@ -1781,6 +2546,15 @@ class TaskConf(RequestModel, kw_only=True):
     )
 
 
+class TaskElement(RequestModel, kw_only=True):
+    """
+    资源库任务资源
+    """
+
+    element_key: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+
+
 class Team(RequestModel, kw_only=True):
     """
     团队信息（Team）
@@ -1820,6 +2594,101 @@ class TemplateValue(RequestModel, kw_only=True):
     version: Annotated[int, Meta(description="对应版本")] | UnsetType = UNSET
 
 
+class TenantActivateAccountRequest(RequestModel, kw_only=True):
+    """
+    Arguments of tenant.activate_account: 启用账号
+    """
+
+    user_meego_key: Annotated[str, Meta(min_length=1)]
+
+
+class TenantCreateAccountRequest(RequestModel, kw_only=True):
+    """
+    Arguments of tenant.create_account: 新增账号
+    """
+
+    name: dict[str, str]
+    out_user_id: str | UnsetType = UNSET
+    login_platform_type: str | UnsetType = UNSET
+    avatar_url: str | UnsetType = UNSET
+    department_meego_keys: list[str] | UnsetType = UNSET
+    email: str | UnsetType = UNSET
+    mobile: str | UnsetType = UNSET
+
+
+class TenantCreateDepartmentRequest(RequestModel, kw_only=True):
+    """
+    Arguments of tenant.create_department: 新增部门
+    """
+
+    name: dict[str, str]
+    parent_department_meego_key: str | UnsetType = UNSET
+
+
+class TenantDeleteDepartmentRequest(RequestModel, kw_only=True):
+    """
+    Arguments of tenant.delete_department: 删除部门
+    """
+
+    department_meego_key: Annotated[str, Meta(min_length=1)]
+
+
+class TenantQueryDepartmentRequest(RequestModel, kw_only=True):
+    """
+    Arguments of tenant.query_department: 查询部门
+    """
+
+    department_meego_key: Annotated[str, Meta(min_length=1)]
+    scopes: list[str] | UnsetType = UNSET
+
+
+class TenantQueryRequest(RequestModel, kw_only=True):
+    """
+    Arguments of tenant.query: 查询租户
+    """
+
+    scopes: list[str] | UnsetType = UNSET
+
+
+class TenantQueryUsersRequest(RequestModel, kw_only=True):
+    """
+    Arguments of tenant.query_users: 获取用户详情（租户插件）
+    """
+
+    user_keys: list[str] | UnsetType = UNSET
+    emails: list[str] | UnsetType = UNSET
+    out_users: list[OutUserInfo] | UnsetType = UNSET
+
+
+class TenantStopAccountRequest(RequestModel, kw_only=True):
+    """
+    Arguments of tenant.stop_account: 停用账号
+    """
+
+    user_meego_key: Annotated[str, Meta(min_length=1)]
+
+
+class TenantUpdateAccountRequest(RequestModel, kw_only=True):
+    """
+    Arguments of tenant.update_account: 更新账号信息
+    """
+
+    user_meego_key: Annotated[str, Meta(min_length=1)]
+    name: dict[str, str] | UnsetType = UNSET
+    avatar_url: str | UnsetType = UNSET
+    department_meego_keys: list[str] | UnsetType = UNSET
+
+
+class TenantUpdateDepartmentRequest(RequestModel, kw_only=True):
+    """
+    Arguments of tenant.update_department: 更新部门
+    """
+
+    department_meego_key: Annotated[str, Meta(min_length=1)]
+    name: dict[str, str] | UnsetType = UNSET
+    parent_department_meego_key: str | UnsetType = UNSET
+
+
 class TimeInterval(RequestModel, kw_only=True):
     """
     时间区间，毫秒时间戳（13 位）；不传 end 代表至今
@@ -1837,6 +2706,28 @@ class TreeOptionValue(RequestModel, kw_only=True):
     value: Annotated[str, Meta(description="选项 ID")]
     label: str | UnsetType = UNSET
     children: Annotated[TreeOptionValue, Meta(description="子选项")] | None | UnsetType = UNSET
+
+
+class UnionDelivery(RequestModel, kw_only=True):
+    """
+    融合交付物（字段或实例交付物）
+    """
+
+    type: str | UnsetType = UNSET
+    field_delivery: FieldDelivery | UnsetType = UNSET
+    instance_delivery: InstanceDelivery | UnsetType = UNSET
+
+
+class UniversalSearchSort(RequestModel, kw_only=True):
+    """
+    排序
+    """
+
+    field_key: str | UnsetType = UNSET
+    field_type: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    order: str | UnsetType = UNSET
+    params: dict[str, str] | None | UnsetType = UNSET
 
 
 class UpdateWorkingHourRecord(RequestModel, kw_only=True):
@@ -2294,6 +3185,95 @@ class WBSStatusMap(RequestModel, kw_only=True):
 
     status_key: Annotated[str, Meta(description="状态 key，如 not_started")] | UnsetType = UNSET
     status_name: Annotated[str, Meta(description="状态名称，如 未开始")] | UnsetType = UNSET
+
+
+class WbsChildOrder(RequestModel, kw_only=True):
+    """
+    子项在父级中的排序
+    """
+
+    uuid: str | UnsetType = UNSET
+    order_index: int | UnsetType = UNSET
+
+
+class WbsDraftOperationCreate(RequestModel, kw_only=True):
+    """
+    在草稿中新建节点 / 任务（可引用资源库 element_key）
+    """
+
+    element_key: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    id: int | UnsetType = UNSET
+    seq_order_info: SeqOrderInfo | UnsetType = UNSET
+    wbs_status: str | UnsetType = UNSET
+    pre: str | UnsetType = UNSET
+
+
+class WbsFailedTask(RequestModel, kw_only=True):
+    """
+    未能应用的草稿操作
+    """
+
+    uuid: str | UnsetType = UNSET
+    reason: str | UnsetType = UNSET
+
+
+class WbsNodeMap(RequestModel, kw_only=True):
+    """
+    节点在计划表中映射到的节点
+    """
+
+    state_key: str | UnsetType = UNSET
+    status_name: str | UnsetType = UNSET
+
+
+class WbsRelationCase(RequestModel, kw_only=True):
+    """
+    子工作项实例与父工作项 / 节点的关联
+    """
+
+    relation_uuid: str | UnsetType = UNSET
+    parent_work_item_id: int | UnsetType = UNSET
+    node_key: str | UnsetType = UNSET
+    relation_conf_uuid: str | UnsetType = UNSET
+
+
+class WbsStatusConf(RequestModel, kw_only=True):
+    """
+    计划表流程类型的一个状态
+    """
+
+    status_key: str | UnsetType = UNSET
+    status_name: str | UnsetType = UNSET
+    status_order_index: int | UnsetType = UNSET
+
+
+class WbsSubInstanceCreate(RequestModel, kw_only=True):
+    """
+    在草稿中新建子工作项实例
+    """
+
+    project_key: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    field_values: list[FieldValuePair] | None | UnsetType = UNSET
+    relation_case: WbsRelationCase | UnsetType = UNSET
+    template_id: int | UnsetType = UNSET
+    work_item_id: int | UnsetType = UNSET
+    linked_resources: list[LinkedResource] | None | UnsetType = UNSET
+    pre: str | UnsetType = UNSET
+    mode: str | UnsetType = UNSET
+
+
+class WbsSubProcessConf(RequestModel, kw_only=True):
+    """
+    节点关联的子流程（子工作项流程模板）
+    """
+
+    template_key: str | UnsetType = UNSET
+    template_name: str | UnsetType = UNSET
+    template_id: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    flow_mode: str | UnsetType = UNSET
 
 
 class WorkItemKeyType(RequestModel, kw_only=True):
@@ -3086,6 +4066,17 @@ class WorkflowsTransitionRequiredInfoRequest(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class WorkflowsUpdateActualTimeRequest(RequestModel, kw_only=True):
+    """
+    Arguments of workflows.update_actual_time: 更新节点实际开始时间和结束时间
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    node_id: Annotated[str, Meta(min_length=1)]
+    actual_time_info: ActualTimeInfo
+
+
 class WorkflowsUpdateNodeRequest(RequestModel, kw_only=True):
     """
     Arguments of workflows.update_node: 更新节点/排期
@@ -3160,6 +4151,57 @@ class WorkflowsWbsViewRequest(RequestModel, kw_only=True):
         ]
         | UnsetType
     ) = UNSET
+
+
+class AIProp(RequestModel, kw_only=True):
+    """
+    AI 应用属性
+    """
+
+    prop_key: str | UnsetType = UNSET
+    prop_type: list[str] | None | UnsetType = UNSET
+    prop_value: AIPropValue | UnsetType = UNSET
+
+
+class AggResourceItem(RequestModel, kw_only=True):
+    """
+    空间级聚合字段（资源项，可嵌套）
+    """
+
+    key: str | UnsetType = UNSET
+    ruuid: str | UnsetType = UNSET
+    type: str | UnsetType = UNSET
+    class_: str | UnsetType = field(name="class", default=UNSET)
+    parent_key: str | UnsetType = UNSET
+    custom_key: str | UnsetType = UNSET
+    label: str | UnsetType = UNSET
+    default_label: str | UnsetType = UNSET
+    icon: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    auth: AggResourceAuth | UnsetType = UNSET
+    params: str | UnsetType = UNSET
+    available: list[str] | None | UnsetType = UNSET
+    unavailable: list[str] | None | UnsetType = UNSET
+    using_feature_points: list[str] | None | UnsetType = UNSET
+    resource_items: list[AggResourceItem] | None | UnsetType = UNSET
+    error_message: AggResourceError | UnsetType = UNSET
+    is_preset: bool | UnsetType = UNSET
+    belongs_to: str | UnsetType = UNSET
+    label_unique_key: str | UnsetType = UNSET
+    label_origin: str | UnsetType = UNSET
+    label_translations: list[I18nTranslation] | None | UnsetType = UNSET
+    resource_key: str | UnsetType = UNSET
+    scope: AggResourceScope | UnsetType = UNSET
+    status: str | UnsetType = UNSET
+    relation_ruuid: str | UnsetType = UNSET
+    parent_label: str | UnsetType = UNSET
+    ui_description: AggUIDescription | UnsetType = UNSET
+    group_label: str | UnsetType = UNSET
+    is_multi_target: bool | UnsetType = UNSET
+    data_source: AggDataSource | UnsetType = UNSET
+    relation_type: str | UnsetType = UNSET
+    role_id: str | UnsetType = UNSET
+    role_key: str | UnsetType = UNSET
 
 
 class Business(RequestModel, kw_only=True):
@@ -3241,6 +4283,16 @@ class ConfigCreateRelationRequest(RequestModel, kw_only=True):
     ]
 
 
+class ConfigCreateRoleRequest(RequestModel, kw_only=True):
+    """
+    Arguments of config.create_role: 创建流程角色
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    role: FlowRoleCreate
+
+
 class ConfigUpdateRelationRequest(RequestModel, kw_only=True):
     """
     Arguments of config.update_relation: 更新工作项关系
@@ -3261,6 +4313,22 @@ class ConfigUpdateRelationRequest(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class ConfigUpdateRoleRequest(RequestModel, kw_only=True):
+    """
+    Arguments of config.update_role: 更新流程角色
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    role: FlowRoleUpdate
+    role_id: Annotated[str, Meta(description="流程角色 ID（与 role_alias 二选一）")] | UnsetType = (
+        UNSET
+    )
+    role_alias: (
+        Annotated[str, Meta(description="流程角色对接标识（与 role_id 二选一）")] | UnsetType
+    ) = UNSET
+
+
 class DeliveryRelatedInfo(RequestModel, kw_only=True):
     """
     交付物关联挂载工作项信息（DeliveryRelatedInfo）
@@ -3272,6 +4340,32 @@ class DeliveryRelatedInfo(RequestModel, kw_only=True):
     source_work_item: (
         Annotated[DeliveryRelatedInfoItem, Meta(description="交付物直接挂载的工作项")] | UnsetType
     ) = UNSET
+
+
+class Department(RequestModel, kw_only=True):
+    """
+    部门详情
+    """
+
+    department_meego_key: str | UnsetType = UNSET
+    name: dict[str, str] | None | UnsetType = UNSET
+    external_ids: dict[str, str] | None | UnsetType = UNSET
+    org_level: str | UnsetType = UNSET
+    parent: DepartmentBasicInfo | UnsetType = UNSET
+    all_children: list[DepartmentBasicInfo] | None | UnsetType = UNSET
+    direct_employees: list[Account] | None | UnsetType = UNSET
+    all_employees: list[Account] | None | UnsetType = UNSET
+
+
+class DraftSubWorkItemConf(RequestModel, kw_only=True):
+    """
+    草稿节点下可建的子工作项类型
+    """
+
+    work_item_type_key: str | UnsetType = UNSET
+    work_item_type_name: str | UnsetType = UNSET
+    relations: list[DraftSubWorkItemRelation] | None | UnsetType = UNSET
+    enable_model_resource_lib: bool | UnsetType = UNSET
 
 
 class FieldConf(RequestModel, kw_only=True):
@@ -3376,6 +4470,18 @@ class FinishedOpinionInfo(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class MultiSignalDetail(RequestModel, kw_only=True):
+    """
+    多值系统外信号的一条明细
+    """
+
+    id: str | UnsetType = UNSET
+    title: str | UnsetType = UNSET
+    status: str | UnsetType = UNSET
+    view_link: str | UnsetType = UNSET
+    query_link: MultiSignalQueryLink | UnsetType = UNSET
+
+
 class NodeTask(RequestModel, kw_only=True):
     """
     节点及其子任务（获取子任务详情的元素）
@@ -3476,6 +4582,48 @@ class ResourceLibSetting(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class ResourceRoleOwner(RequestModel, kw_only=True):
+    """
+    角色及其成员（成员为人员详情）
+    """
+
+    role: str | UnsetType = UNSET
+    role_key: str | UnsetType = UNSET
+    owners: list[UserDetail] | None | UnsetType = UNSET
+
+
+class ResourceWorkItem(RequestModel, kw_only=True):
+    """
+    资源库工作项（检索结果）
+    """
+
+    work_item_id: int | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    project_key: str | UnsetType = UNSET
+    template_type: str | UnsetType = UNSET
+    created_by: UserDetail | UnsetType = UNSET
+    updated_by: UserDetail | UnsetType = UNSET
+    created_at: int | UnsetType = UNSET
+    updated_at: int | UnsetType = UNSET
+    owner: UserDetail | UnsetType = UNSET
+    role_owners: list[ResourceRoleOwner] | None | UnsetType = UNSET
+    template_version: int | UnsetType = UNSET
+    template: ResourceTemplate | UnsetType = UNSET
+
+
+class ResourcesCreateElementRequest(RequestModel, kw_only=True):
+    """
+    Arguments of resources.create_element: 创建资源库资源（节点 / 任务）
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    element_type: Annotated[str, Meta(min_length=1)]
+    node_element: NodeElement | UnsetType = UNSET
+    task_element: TaskElement | UnsetType = UNSET
+
+
 class SubDetail(RequestModel, kw_only=True):
     """
     子任务搜索结果（获取指定的子任务列表的元素）
@@ -3502,6 +4650,21 @@ class SubtasksSearchRequest(RequestModel, kw_only=True):
     created_at: Annotated[TimeInterval, Meta(description="创建时间区间")] | UnsetType = UNSET
     page_num: Annotated[int, Meta(description="分页页码，从 1 开始", ge=1)] | UnsetType = UNSET
     page_size: Annotated[int, Meta(description="每页条数", ge=1)] | UnsetType = UNSET
+
+
+class Tenant(RequestModel, kw_only=True):
+    """
+    租户详情
+    """
+
+    tenant_meego_key: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    external_ids: dict[str, str] | None | UnsetType = UNSET
+    icon: str | UnsetType = UNSET
+    status: str | UnsetType = UNSET
+    platform_type: str | UnsetType = UNSET
+    departments: list[Department] | None | UnsetType = UNSET
+    accounts: list[Account] | None | UnsetType = UNSET
 
 
 class TransRequiredInfo(RequestModel, kw_only=True):
@@ -3616,6 +4779,65 @@ class WBSWorkItem(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class WbsDraft(RequestModel, kw_only=True):
+    """
+    计划表草稿
+    """
+
+    template_uuid: str | UnsetType = UNSET
+    template_version: int | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    related_sub_work_items: list[WBSWorkItem] | None | UnsetType = UNSET
+    connections: list[Connection] | None | UnsetType = UNSET
+    draft_id: str | UnsetType = UNSET
+    delete_uuids: list[str] | None | UnsetType = UNSET
+    role_owners: dict[str, list[RoleOwner]] | None | UnsetType = UNSET
+    user_details: list[UserDetail] | None | UnsetType = UNSET
+    work_item_id: int | UnsetType = UNSET
+
+
+class WbsDraftOperationValue(RequestModel, kw_only=True):
+    """
+    编辑操作的内容；按 operation_type 只填相关成员
+    """
+
+    name: str | UnsetType = UNSET
+    role_owners: list[RoleOwner] | None | UnsetType = UNSET
+    operation_create: WbsDraftOperationCreate | UnsetType = UNSET
+    child_orders: list[WbsChildOrder] | None | UnsetType = UNSET
+    deleted_uuids: list[str] | None | UnsetType = UNSET
+    delete_linkage_uuids: bool | UnsetType = UNSET
+    reason: str | UnsetType = UNSET
+    schedule: Schedule | UnsetType = UNSET
+    schedules: list[Schedule] | None | UnsetType = UNSET
+    wbs_work_item: WBSWorkItem | UnsetType = UNSET
+    connections: list[Connection] | None | UnsetType = UNSET
+    restore_uuids: list[str] | None | UnsetType = UNSET
+    wbs_status: str | UnsetType = UNSET
+    seq_order_info: SeqOrderInfo | UnsetType = UNSET
+    sub_instance_create: WbsSubInstanceCreate | UnsetType = UNSET
+    dismantle_mode: int | UnsetType = UNSET
+    union_deliveries: list[UnionDelivery] | None | UnsetType = UNSET
+    is_schedule_agg_item: bool | UnsetType = UNSET
+
+
+class WbsNodeConf(RequestModel, kw_only=True):
+    """
+    计划表流程类型的一个节点
+    """
+
+    state_key: str | UnsetType = UNSET
+    node_name: str | UnsetType = UNSET
+    node_tags: list[str] | None | UnsetType = UNSET
+    node_type: str | UnsetType = UNSET
+    is_visibility: int | UnsetType = UNSET
+    need_schedule: bool | UnsetType = UNSET
+    owner: OwnerConf | UnsetType = UNSET
+    wbs_status_map: WBSStatusMap | UnsetType = UNSET
+    node_sub_process: WbsSubProcessConf | UnsetType = UNSET
+    wbs_node_map: WbsNodeMap | UnsetType = UNSET
+
+
 class WbsViewResponse(RequestModel, kw_only=True):
     """
     WBS 工作流信息
@@ -3648,6 +4870,16 @@ class WbsViewResponse(RequestModel, kw_only=True):
     relation_chain_entity: (
         Annotated[WBSRelationChainEntity, Meta(description="WBS 链路实例")] | UnsetType
     ) = UNSET
+
+
+class WbsWorkflowConf(RequestModel, kw_only=True):
+    """
+    计划表流程类型的状态、节点与连线配置
+    """
+
+    status_infos: list[WbsStatusConf] | None | UnsetType = UNSET
+    node_infos: list[WbsNodeConf] | None | UnsetType = UNSET
+    connections: list[Connection] | None | UnsetType = UNSET
 
 
 class WorkItem(RequestModel, kw_only=True):
@@ -3752,6 +4984,24 @@ class WorkItemTypeConf(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class WorkItemsUpdateMultiSignalRequest(RequestModel, kw_only=True):
+    """
+    Arguments of work_items.update_multi_signal: 更新多值系统外信号
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    field_key: (
+        Annotated[str, Meta(description="信号字段 key（与 field_alias 二选一）")] | UnsetType
+    ) = UNSET
+    field_alias: (
+        Annotated[str, Meta(description="信号字段对接标识（与 field_key 二选一）")] | UnsetType
+    ) = UNSET
+    details: list[MultiSignalDetail] | UnsetType = UNSET
+    update_type: Annotated[str, Meta(description="更新方式")] | UnsetType = UNSET
+
+
 class WorkflowConf(RequestModel, kw_only=True):
     """
     节点流流程模板的节点配置（WorkflowConf）；更新流程模板时 action 1 新增、2 删除（仅需 state_key）、3 修改
@@ -3844,6 +5094,16 @@ class WorkflowConf(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class AINodeAIInfo(RequestModel, kw_only=True):
+    """
+    AI 节点的 AI 应用执行信息
+    """
+
+    status: str | UnsetType = UNSET
+    app_identity: AIAppIdentity | UnsetType = UNSET
+    props: list[AIProp] | None | UnsetType = UNSET
+
+
 class ConfigUpdateTemplateRequest(RequestModel, kw_only=True):
     """
     Arguments of config.update_template: 更新流程模板
@@ -3902,6 +5162,17 @@ class FinishedInfoItem(RequestModel, kw_only=True):
     ) = UNSET
     opinion: Annotated[FinishedOpinionInfo, Meta(description="评审意见")] | UnsetType = UNSET
     conclusion: Annotated[FinishedConclusionInfo, Meta(description="评审结论")] | UnsetType = UNSET
+
+
+class MultiSignal(RequestModel, kw_only=True):
+    """
+    多值系统外信号字段的值
+    """
+
+    status: Annotated[str, Meta(description="信号汇总状态")] | UnsetType = UNSET
+    detail: Annotated[list[MultiSignalDetail], Meta(description="信号明细")] | None | UnsetType = (
+        UNSET
+    )
 
 
 class OperationRecord(RequestModel, kw_only=True):
@@ -4002,6 +5273,31 @@ class TemplateDetail(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class WbsDraftOperation(RequestModel, kw_only=True):
+    """
+    计划表草稿的一次编辑操作
+    """
+
+    uuid: str | UnsetType = UNSET
+    operation_type: Annotated[str, Meta(description="操作类型")] | UnsetType = UNSET
+    operation_target: Annotated[str, Meta(description="操作对象")] | UnsetType = UNSET
+    value: WbsDraftOperationValue | UnsetType = UNSET
+    work_item_id: int | UnsetType = UNSET
+
+
+class WbsTemplateConf(RequestModel, kw_only=True):
+    """
+    计划表（WBS）流程类型配置
+    """
+
+    template_key: str | UnsetType = UNSET
+    template_name: str | UnsetType = UNSET
+    template_id: str | UnsetType = UNSET
+    is_disabled: bool | UnsetType = UNSET
+    version: int | UnsetType = UNSET
+    workflow_conf: WbsWorkflowConf | UnsetType = UNSET
+
+
 class WorkflowNode(RequestModel, kw_only=True):
     """
     节点流工作项的节点
@@ -4074,6 +5370,19 @@ class WorkflowNode(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class AINode(RequestModel, kw_only=True):
+    """
+    AI 节点信息
+    """
+
+    node_state: str | UnsetType = UNSET
+    ai_info: AINodeAIInfo | UnsetType = UNSET
+    node_fields: list[AICommonField] | None | UnsetType = UNSET
+    conform_fields: list[AICommonField] | None | UnsetType = UNSET
+    sub_tasks: list[AINodeSubTask] | None | UnsetType = UNSET
+    sub_workitems: list[AINodeSubWorkItem] | None | UnsetType = UNSET
+
+
 class Deliverable(RequestModel, kw_only=True):
     """
     交付物（Deliverable）
@@ -4134,6 +5443,17 @@ class NodesConnections(RequestModel, kw_only=True):
     version: Annotated[int, Meta(description="流程模板版本")] | UnsetType = UNSET
 
 
+class PlanTablesPatchDraftRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.patch_draft: 编辑计划表草稿
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    draft_id: Annotated[str, Meta(min_length=1)]
+    operations: Annotated[list[WbsDraftOperation], Meta(min_length=1)]
+    schedule_table_uuid: str | UnsetType = UNSET
+
+
 class CommentsCreateRequest(RequestModel, kw_only=True):
     """
     Arguments of comments.create: 添加评论
@@ -4189,6 +5509,63 @@ class GlobalSearchQuery(RequestModel, kw_only=True):
     search_group: Annotated[SearchGroup, Meta(description="筛选组合")] | UnsetType = UNSET
 
 
+class IntegrateCondition(RequestModel, kw_only=True):
+    """
+    一个过滤条件
+    """
+
+    field_item: IntegrateFieldItem | UnsetType = UNSET
+    operator: str | UnsetType = UNSET
+    original_value: str | UnsetType = UNSET
+    formula: str | UnsetType = UNSET
+    version: str | UnsetType = UNSET
+    pre_operator: str | UnsetType = UNSET
+    value_group: IntegrateFilter | UnsetType = UNSET
+    source: IntegrateFieldSource | UnsetType = UNSET
+
+
+class IntegrateFilter(RequestModel, kw_only=True):
+    """
+    过滤条件组（可嵌套）
+    """
+
+    conjunction: str | UnsetType = UNSET
+    conditions: list[IntegrateCondition] | None | UnsetType = UNSET
+    groups: list[IntegrateFilter] | None | UnsetType = UNSET
+
+
+class IntegrateQuery(RequestModel, kw_only=True):
+    """
+    三合一检索的查询：过滤、排序、分组、分页与范围
+    """
+
+    filter: IntegrateFilter | UnsetType = UNSET
+    sorts: list[IntegrateSort] | None | UnsetType = UNSET
+    groups: list[IntegrateGroup] | None | UnsetType = UNSET
+    query_type: int | UnsetType = UNSET
+    pagination: IntegratePagination | UnsetType = UNSET
+    projection: dict[str, int] | None | UnsetType = UNSET
+    instant_query: bool | UnsetType = UNSET
+    find_aborted: bool | UnsetType = UNSET
+    find_deleted: bool | UnsetType = UNSET
+    need_check_dirty_fields: bool | UnsetType = UNSET
+    project_keys: list[str] | None | UnsetType = UNSET
+    work_item_type_keys: list[str] | None | UnsetType = UNSET
+    allow_truncate: bool | UnsetType = UNSET
+
+
+class ResourcesSearchByParamsRequest(RequestModel, kw_only=True):
+    """
+    Arguments of resources.search_by_params: 获取资源库工作项列表（单空间，复杂传参）
+    """
+
+    data_sources: list[SearchDataSource] | UnsetType = UNSET
+    search_group: SearchGroup | UnsetType = UNSET
+    pagination: SearchAfterPagination | UnsetType = UNSET
+    field_selected: list[str] | UnsetType = UNSET
+    features: dict[str, str] | UnsetType = UNSET
+
+
 class RichTextBlock(RequestModel, kw_only=True):
     """
     富文本行（段落、列表、表格等），可用于富文本字段及评论
@@ -4236,6 +5613,19 @@ class SearchGroup(RequestModel, kw_only=True):
     search_groups: Annotated[list[SearchGroup], Meta(description="嵌套的筛选组合")] | UnsetType = (
         UNSET
     )
+
+
+class SearchIntegrateRequest(RequestModel, kw_only=True):
+    """
+    Arguments of search.integrate: 获取工作项列表（三合一检索：过滤、排序、分组）
+    """
+
+    query: IntegrateQuery | UnsetType = UNSET
+    search_id: str | UnsetType = UNSET
+    view_id: str | UnsetType = UNSET
+    field_selected: list[str] | UnsetType = UNSET
+    features: dict[str, str] | UnsetType = UNSET
+    data_sources: list[SearchDataSource] | UnsetType = UNSET
 
 
 class SearchParam(RequestModel, kw_only=True):
@@ -4300,6 +5690,21 @@ class SearchParam(RequestModel, kw_only=True):
         ]
         | UnsetType
     ) = UNSET
+
+
+class SearchUniversalRequest(RequestModel, kw_only=True):
+    """
+    Arguments of search.universal: 获取工作项列表（通用检索，替代 GeneralSearch 系列）
+    """
+
+    user_key: str | UnsetType = UNSET
+    search_group: SearchGroup | UnsetType = UNSET
+    sort: UniversalSearchSort | UnsetType = UNSET
+    pagination: SearchAfterPagination | UnsetType = UNSET
+    field_selected: list[str] | UnsetType = UNSET
+    features: dict[str, str] | UnsetType = UNSET
+    project_key: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
 
 
 class ViewsCreateConditionViewRequest(RequestModel, kw_only=True):

@@ -26,6 +26,7 @@ from aiofeishu._endpoint import Endpoint
 from aiofeishu._open_client import TENANT_TOKEN
 from aiofeishu.error_codes import OPEN, PROJECT
 from aiofeishu.errors import validation_path
+from aiofeishu.sandbox import _vendor_state  # noqa: F401  (registers its handlers)
 from aiofeishu.sandbox._config import SandboxConfig
 from aiofeishu.sandbox._state import HANDLERS, ApiFailure, Call, State
 

@@ -72,6 +72,10 @@ class State:
     progress_records: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[str, str] = field(default_factory=dict)
+    # endpoints only the vendor SDKs know (handlers in _vendor_state.py)
+    flow_roles: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    story_relations: dict[int, set[int]] = field(default_factory=dict)
+    file_comments: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Seeded, so the same script gets the same ids run after run.
@@ -410,30 +414,41 @@ def _comment(state: State, call: Call) -> dict[str, Any]:
     return comment
 
 
-@handles("comments.create")
-def create_comment(state: State, call: Call) -> Any:
+def add_comment(state: State, call: Call, store: dict[int, dict[str, Any]], **content: Any) -> int:
+    """A new comment (text or file) on the call's work item, kept in ``store``."""
     item = state.work_item(call)
-    content = call.get("content") or _plain_text(call.get("rich_text"))
-    if not content:
-        raise ApiFailure(20005, "Missing Param: content or rich_text")
     cid = state.new_id()
-    state.comments[cid] = {
+    store[cid] = {
         "id": cid,
         "work_item_id": item["id"],
         "work_item_type_key": item["work_item_type_key"],
         "created_at": now_ms(),
         "operator": call.user_key,
-        "content": content,
+        **content,
     }
     return cid
 
 
-@handles("comments.list")
-def list_comments(state: State, call: Call) -> Any:
+def comment_page(state: State, call: Call, store: dict[int, dict[str, Any]]) -> Any:
+    """One page of the comments in ``store`` on the call's work item."""
     item = state.work_item(call)
-    mine = [c for c in state.comments.values() if c["work_item_id"] == item["id"]]
+    mine = [c for c in store.values() if c["work_item_id"] == item["id"]]
     page, pagination = _page(call, mine, 10)
     return page, {"pagination": pagination}
+
+
+@handles("comments.create")
+def create_comment(state: State, call: Call) -> Any:
+    state.work_item(call)
+    content = call.get("content") or _plain_text(call.get("rich_text"))
+    if not content:
+        raise ApiFailure(20005, "Missing Param: content or rich_text")
+    return add_comment(state, call, state.comments, content=content)
+
+
+@handles("comments.list")
+def list_comments(state: State, call: Call) -> Any:
+    return comment_page(state, call, state.comments)
 
 
 @handles("comments.update")

@@ -63,6 +63,7 @@ NOTES_LIST = Endpoint(
         cursor_param="page_token",
         next_cursor="data.page_token",
         has_more="data.has_more",
+        carry=(),
     ),
     errors=(),
     request_type_name="NotesListRequest",

@@ -63,6 +63,7 @@ THINGS_FILTER = Endpoint(
         cursor_param=None,
         next_cursor=None,
         has_more=None,
+        carry=(),
     ),
     errors=(20003,),
     request_type_name="ThingsFilterRequest",

@@ -1,0 +1,269 @@
+"""The 45 endpoints only the vendor SDKs know: specced, built, decoded, served, paged.
+
+Examples come from the vendor's own type trees (specs/vendor-sdk/examples, built by
+``python -m codegen.vendor_examples``): every member the SDK declares, at every level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+from aiohttp import web
+
+from aiofeishu import APIError, FeishuError, ProjectClient, RequestValidationError
+from aiofeishu._endpoint import Endpoint
+from aiofeishu.sandbox import Sandbox
+from tests.fake_server import FakeFeishu
+from tests.vendor_facts import (
+    BEYOND,
+    BY_KEY,
+    example,
+    members,
+    request_gaps,
+    response_gaps,
+    vendor_endpoints,
+    without,
+)
+
+VENDOR = vendor_endpoints()
+IDS = [f"{e.group}.{e.name}" for e in VENDOR]
+
+# Members the vendor SDK has in schemas the docs' endpoints share (FieldValuePair, WorkItem,
+# WBSWorkItem, …): issue 11 part A adds them to those schemas. Empty this set when it lands;
+# the coverage test below fails until it matches exactly.
+PENDING_SHARED_SCHEMAS = {
+    "Connection.fields",
+    "Expand.need_parent_workitem",
+    *(
+        f"FieldValuePair.{m}"
+        for m in ("field_name", "help_description", "target_state", "update_mode")
+    ),
+    "RoleOwner.exist",
+    "RoleOwner.is_member_multi",
+    "Schedule.planned_construction_period",
+    "UserDetail.departments",
+    "UserDetail.out_user",
+    "WBSStatusMap.key",  # WBSWorkItem.wbs_status_map: Go map[string]string
+    *(
+        f"WBSWorkItem.{m}"
+        for m in [
+            "connections",
+            "dependencies",
+            "dismantle_mode",
+            "field_values",
+            "finish_time",
+            "is_draft_create",
+            "is_schedule_agg_item",
+            "need_actual_work_time",
+            "node_wbs_role_owners",
+            "owner_conf",
+            "relative_schedule_v2",
+            "seq_order_info",
+            "start_time",
+            "state_key",
+            "status",
+            "task_type",
+            "uuid_in_conf",
+        ]
+    ),
+    *(
+        f"WorkItem.{m}"
+        for m in ("multi_texts", "parent_work_item", "relation_fields_detail", "user_details")
+    ),
+}
+# Differences we keep on purpose, each explained in the endpoint's spec notes.
+INTENTIONAL = {"I18nName.key"}  # tenant.query_users: Go map[string]string, ours I18nName
+
+
+@pytest.fixture
+async def sb() -> AsyncIterator[Sandbox]:
+    async with Sandbox(time_scale=5) as sandbox:
+        yield sandbox
+
+
+def _method(client: ProjectClient, endpoint: Endpoint) -> Any:
+    return getattr(getattr(client, endpoint.group), endpoint.name)
+
+
+def test_every_vendor_sdk_endpoint_is_a_method_naming_its_source() -> None:
+    assert len(BEYOND) == len(VENDOR) == 45
+    client = ProjectClient("p", "s", user_key="u")
+    for fact, endpoint in zip(BEYOND, VENDOR, strict=True):
+        method = fact.get("go_method") or fact["java_method"]
+        assert endpoint.doc.startswith("vendor-sdk: ") and f".{method} (no page)" in endpoint.doc
+        assert endpoint.key in (_method(client, endpoint).__doc__ or "")
+        assert example(endpoint)["endpoint"] == endpoint.key
+    assert len(BY_KEY) == 132
+
+
+def test_the_vendor_fields_are_in_our_models_or_recorded() -> None:
+    found = {gap for e in VENDOR for _, gap in (*request_gaps(e), *response_gaps(e))}
+    assert found == PENDING_SHARED_SCHEMAS | INTENTIONAL
+    total = sum(
+        len(members(example(e)["request"])) + len(members(example(e)["response"])) for e in VENDOR
+    )
+    lost = sum(len(request_gaps(e)) + len(response_gaps(e)) for e in VENDOR)
+    assert total > 1000 and lost < total
+
+
+@pytest.mark.parametrize("endpoint", VENDOR, ids=IDS)
+def test_the_response_example_decodes_without_loss(endpoint: Endpoint) -> None:
+    body = example(endpoint)["response"]
+    gaps = {path for path, _ in response_gaps(endpoint)}
+    response = msgspec.json.decode(msgspec.json.encode(body), type=endpoint.response_type)
+    got = msgspec.to_builtins(response)
+    payload = {k: v for k, v in body.items() if k not in {"err_code", "err_msg", "err"}}
+    assert members(without(payload, gaps)) <= members(got)
+    assert response.err_code == 0
+
+
+@pytest.mark.parametrize("endpoint", VENDOR, ids=IDS)
+async def test_the_request_example_is_sent_as_built(sb: Sandbox, endpoint: Endpoint) -> None:
+    request = example(endpoint)["request"]
+    gaps = {path for path, _ in request_gaps(endpoint)}
+    async with sb.project_client() as client:
+        if gaps:  # the member is refused before anything is sent, naming it
+            with pytest.raises(RequestValidationError):
+                await _method(client, endpoint)(**request)
+        sent = without(request, gaps)
+        try:
+            await _method(client, endpoint)(**sent)
+        except APIError as exc:  # stateful endpoints: the example's ids do not exist there
+            assert exc.code in {30005, 30015, 20006}, exc
+    (seen,) = sb.calls(f"{endpoint.group}.{endpoint.name}")
+    path = endpoint.path
+    for name in endpoint.path_params:
+        path = path.replace(f":{name}", str(sent[name]))
+    assert seen.path == path
+    assert seen.query == {k: str(sent[k]) for k in endpoint.query_params}
+    assert {k: seen.body[k] for k in endpoint.body_params if k in seen.body} == {
+        k: sent[k] for k in endpoint.body_params
+    }
+
+
+# -- state in the sandbox ------------------------------------------------------------------
+
+
+async def _item(client: ProjectClient, sb: Sandbox, name: str = "item") -> int:
+    created = await client.work_items.create(
+        project_key=sb.project_key, work_item_type_key="story", name=name
+    )
+    return int(created.data)
+
+
+async def test_flow_roles_are_created_updated_listed_and_deleted(sb: Sandbox) -> None:
+    where = {"project_key": sb.project_key, "work_item_type_key": "story"}
+    async with sb.project_client() as c:
+        before = len((await c.config.list_roles(**where)).data)
+        role_id = (await c.config.create_role(**where, role={"name": "QA", "members": ["u1"]})).data
+        await c.config.update_role(**where, role_id=role_id, role={"name": "Quality"})
+        roles = {r.id: r for r in (await c.config.list_roles(**where)).data}
+        assert len(roles) == before + 1 and roles[role_id].name == "Quality"
+        assert roles[role_id].members == ["u1"]
+        await c.config.delete_role(**where, role_id=role_id)
+        assert role_id not in {r.id for r in (await c.config.list_roles(**where)).data}
+        with pytest.raises(APIError) as info:
+            await c.config.delete_role(**where, role_id=role_id)
+        assert info.value.code == 30015
+
+
+async def test_story_relations_link_both_ways(sb: Sandbox) -> None:
+    async with sb.project_client() as c:
+        a, b, d = [await _item(c, sb, n) for n in "abd"]
+        relations = [
+            {"local_work_item_id": a, "remote_work_item_id": b, "relation_id": "r1"},
+            {"local_work_item_id": a, "remote_work_item_id": d, "relation_id": "r1"},
+        ]
+        created = await c.story_relations.create(
+            project_key=sb.project_key, story_relations=relations
+        )
+        assert created.data == {"r1": 2}
+        found = (
+            await c.story_relations.query(project_key=sb.project_key, work_item_ids=[a, b])
+        ).data
+        assert found.value == {str(a): sorted([b, d]), str(b): [a]}
+        assert set(found.work_item_project_map) == {str(a), str(b), str(d)}
+        with pytest.raises(APIError) as info:
+            await c.story_relations.query(project_key=sb.project_key, work_item_ids=[1])
+        assert info.value.code == 30005
+
+
+async def test_file_comments_are_listed_page_by_page(sb: Sandbox) -> None:
+    async with sb.project_client() as c:
+        wid = await _item(c, sb)
+        where = {"project_key": sb.project_key, "work_item_type_key": "story", "work_item_id": wid}
+        ids = [
+            (await c.comments.create_file_comment(**where, file_token=f"tok{i}")).data
+            for i in range(3)
+        ]
+        listed = [x async for x in c.comments.list_file_comments(**where, page_size=2)]
+        assert [x.id for x in listed] == ids
+        assert listed[0].comment_file.file_token == "tok0"
+        assert [
+            len(p.data) async for p in c.comments.list_file_comments(**where, page_size=2).pages()
+        ] == [2, 1]
+
+
+async def test_universal_search_pages_by_search_after_and_pit(sb: Sandbox) -> None:
+    async with sb.project_client() as c:
+        ids = [await _item(c, sb, f"i{n}") for n in range(5)]
+        found = [
+            item.id
+            async for item in c.search.universal(
+                project_key=sb.project_key, work_item_type_key="story", pagination={"page_size": 2}
+            )
+        ]
+        assert found == ids
+    bodies = [r.body["pagination"] for r in sb.calls("search.universal")]
+    assert [b.get("search_after") for b in bodies] == [None, str(ids[1]), str(ids[3])]
+    assert bodies[0].get("pit") is None and bodies[1]["pit"] == bodies[2]["pit"]
+    assert all(b["page_size"] == 2 for b in bodies)
+
+
+# -- search_after paging against a scripted server -------------------------------------------
+
+
+def _pages(cursors: list[str]) -> Any:
+    answers = iter(cursors)
+
+    async def handler(request: web.Request, seen: dict[str, Any]) -> Any:
+        body, cursor = seen["body"], next(answers)
+        return {
+            "err_code": 0,
+            "err_msg": "",
+            "err": {},
+            "data": f"page-after-{body['query']['pagination'].get('search_after')}",
+            "pagination": {"search_after": cursor, "pit": "p1"},
+        }
+
+    return handler
+
+
+async def _integrate(fake: FakeFeishu, cursors: list[str]) -> list[Any]:
+    fake.handlers[("POST", "/open_api/view_search/integrate_search")] = _pages(cursors)
+    async with ProjectClient("p", "s", user_key="u", base_url=fake.url) as c:
+        query = {"project_keys": ["k"], "pagination": {"page_size": 10}}
+        return [page async for page in c.search.integrate(query=query, view_id="v")]
+
+
+async def test_integrate_search_carries_the_cursor_inside_query(fake: FakeFeishu) -> None:
+    assert await _integrate(fake, ["a", "b", ""]) == [
+        "page-after-None",
+        "page-after-a",
+        "page-after-b",
+    ]
+    bodies = [s.body for s in fake.calls("/open_api/view_search/integrate_search")]
+    assert [b["query"]["pagination"] for b in bodies] == [
+        {"page_size": 10},
+        {"page_size": 10, "search_after": "a", "pit": "p1"},
+        {"page_size": 10, "search_after": "b", "pit": "p1"},
+    ]
+    assert all(b["query"]["project_keys"] == ["k"] and b["view_id"] == "v" for b in bodies)
+
+
+async def test_a_cursor_that_comes_back_again_stops_the_loop(fake: FakeFeishu) -> None:
+    with pytest.raises(FeishuError, match="cursor it had already returned"):
+        await _integrate(fake, ["a", "a", "a"])
