@@ -90,6 +90,12 @@ class Projector:
                     ):
                         if ours in schema:
                             out[theirs] = schema[ours]
+        if not self.strict and schema.get("also_accepts"):
+            # Another source (the vendor SDK) gives this member another shape: decode either.
+            alts = [
+                self.node(alt, owner + f"Alt{i}") for i, alt in enumerate(schema["also_accepts"])
+            ]
+            out = {"anyOf": [out, *alts]}
         # Responses tolerate null in any member; array items stay as documented.
         nullable = schema.get("nullable") or (member and not self.strict)
         if nullable and out != {}:

@@ -57,6 +57,8 @@ def response_type(
             text = "dict[str, Any]"
         else:
             text = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}[kind]
+    for i, alt in enumerate(schema.get("also_accepts") or []):
+        text += " | " + response_type(alt, owner + f"Alt{i}", platform, open_prefix=open_prefix)
     return text + " | None" if schema.get("nullable") else text
 
 

@@ -36,7 +36,13 @@ SCHEMA_KEYS = {
     "default",
     "deprecated",
     "doc",
+    "also_accepts",
 }
+# Where a member's facts come from when no doc page backs it: `vendor-sdk: Go <Struct>.<wire name>`
+# (the struct as named in specs/vendor-sdk/fields.json), or `… Java …` for the Java SDK.
+DOC_CITATION = re.compile(
+    r"^(feishu-project/|open-platform/|vendor-sdk: (Go|Java) [A-Za-z0-9_]+\.[A-Za-z0-9_]+$)"
+)
 PARAM_KEYS = SCHEMA_KEYS | {"in"}
 ENDPOINT_KEYS = {
     "summary",
@@ -55,6 +61,7 @@ ENDPOINT_KEYS = {
     "notes",
     "multipart",
     "download",
+    "vendor_differences",
 }
 REQUIRED_ENDPOINT_KEYS = {"summary", "doc", "method", "path", "writes"}
 AUTH = {"project": {"plugin", "plugin_only", "none"}, "open": {"tenant", "none"}}
@@ -71,6 +78,7 @@ PAGINATION_KEYS = {
     "cursor_param",
     "next_cursor",
     "has_more",
+    "offset_param",
 }
 RESERVED_PARAMS = {"request_options", "self"}
 VARIANTS_BY_KEYS = {"field", "variants", "restricts"}
@@ -118,6 +126,7 @@ class Endpoint:
     notes: list[str]
     multipart: bool = False
     download: bool = False
+    vendor_differences: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def class_prefix(self) -> str:
@@ -137,6 +146,7 @@ class Platform:
     name: str
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     schema_sources: dict[str, str] = field(default_factory=dict)
+    schema_differences: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     endpoints: list[Endpoint] = field(default_factory=list)
 
 
@@ -178,6 +188,14 @@ def check_schema(schema: Any, where: str, *, allow_required: bool, known: set[st
         raise _fail(where, "`required` only applies to an object member or a parameter")
     if "required" in schema and not isinstance(schema["required"], bool):
         raise _fail(where + ".required", "must be true or false")
+    if "doc" in schema and not DOC_CITATION.match(str(schema["doc"])):
+        raise _fail(
+            where + ".doc", "cite a page (feishu-project/…) or `vendor-sdk: Go <Struct>.<field>`"
+        )
+    for i, alt in enumerate(schema.get("also_accepts") or []):
+        check_schema(alt, f"{where}.also_accepts[{i}]", allow_required=False, known=known)
+    if "also_accepts" in schema and not isinstance(schema["also_accepts"], list):
+        raise _fail(where + ".also_accepts", "must be a list of schemas")
     has_ref, has_type = "ref" in schema, "type" in schema
     if has_ref == has_type:
         raise _fail(where, "needs exactly one of `type` or `ref`")
@@ -265,6 +283,20 @@ def _check_restricts(schema: dict[str, Any], where: str) -> None:
                 )
 
 
+def check_differences(entries: Any, where: str) -> list[dict[str, str]]:
+    """`vendor_differences`: [{field: dotted wire path, reason: why we differ from the SDK}]."""
+    if not isinstance(entries, list):
+        raise _fail(where, "must be a list of {field, reason}")
+    for i, entry in enumerate(entries):
+        if (
+            not isinstance(entry, dict)
+            or set(entry) != {"field", "reason"}
+            or not all(isinstance(entry[k], str) and entry[k].strip() for k in entry)
+        ):
+            raise _fail(f"{where}[{i}]", "needs exactly a non-empty `field` and `reason`")
+    return entries
+
+
 def _check_endpoint(
     ep: dict[str, Any],
     where: str,
@@ -336,11 +368,13 @@ def _check_endpoint(
             need = {"page_param", "size_param", "items"}
         elif style == "cursor":
             need = {"cursor_param", "next_cursor", "items"}
+        elif style == "offset":
+            need = {"offset_param", "size_param", "items"}
         else:
-            raise _fail(where + ".pagination.style", "must be page or cursor")
+            raise _fail(where + ".pagination.style", "must be page, cursor or offset")
         if need - set(pag):
             raise _fail(where + ".pagination", f"style {style} needs {sorted(need - set(pag))}")
-        for key in ("page_param", "size_param", "cursor_param"):
+        for key in ("page_param", "size_param", "cursor_param", "offset_param"):
             if key in pag and pag[key] not in params:
                 raise _fail(f"{where}.pagination.{key}", f"{pag[key]!r} is not a parameter")
         if pag["items"].split(".")[0] not in response:
@@ -348,6 +382,10 @@ def _check_endpoint(
     for code in ep.get("errors") or []:
         if code not in codes:
             raise _fail(where + ".errors", f"code {code} is missing from errors.yaml")
+    diffs = check_differences(ep.get("vendor_differences", []), where + ".vendor_differences")
+    for i, entry in enumerate(diffs):
+        if not entry["field"].startswith(("request.", "response.")):
+            raise _fail(f"{where}.vendor_differences[{i}]", "`field` starts request. or response.")
 
 
 def load(root: Path) -> Specs:
@@ -399,6 +437,12 @@ def load(root: Path) -> Specs:
                     )
                 if not re.match(r"^[A-Z][A-Za-z0-9]*$", name):
                     raise _fail(f"{rel(path)}: {name}", "schema names are CamelCase")
+                if isinstance(schema, dict) and "vendor_differences" in schema:
+                    schema = dict(schema)
+                    platform.schema_differences[name] = check_differences(
+                        schema.pop("vendor_differences"),
+                        f"{rel(path)}: schemas.{name}.vendor_differences",
+                    )
                 platform.schemas[name] = schema
                 platform.schema_sources[name] = rel(path)
         known = set(platform.schemas)
@@ -449,6 +493,7 @@ def load(root: Path) -> Specs:
                         notes=list(ep.get("notes") or []),
                         multipart=bool(ep.get("multipart", False)),
                         download=bool(ep.get("download", False)),
+                        vendor_differences=list(ep.get("vendor_differences") or []),
                     )
                 )
         names = [(e.group, e.name) for e in platform.endpoints]
