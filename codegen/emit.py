@@ -230,6 +230,7 @@ def endpoints_module(platform: Platform, specs: Specs) -> str:
                         "cursor_param",
                         "next_cursor",
                         "has_more",
+                        "offset_param",
                     )
                 )
                 + ")"

@@ -144,6 +144,13 @@ class Paginated(Generic[R, T]):
                         f"{self._endpoint.key}: reached the {spec.max_total}-result cap with more to come; narrow the filter"
                     )
                 args[spec.page_param] = args[spec.page_param] + 1  # type: ignore[index]
+            elif spec.style == "offset":
+                more = _attr_path(page, spec.has_more) if spec.has_more else bool(items)
+                if not items or not more:
+                    return
+                assert spec.offset_param
+                start = args.get(spec.offset_param, UNSET)
+                args[spec.offset_param] = (0 if start is UNSET else int(start)) + len(items)
             else:
                 cursor = _attr_path(page, spec.next_cursor) if spec.next_cursor else None
                 more = _attr_path(page, spec.has_more) if spec.has_more else bool(items)

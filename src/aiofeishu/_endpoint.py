@@ -21,6 +21,7 @@ class PageSpec:
     cursor_param: str | None = None
     next_cursor: str | None = None
     has_more: str | None = None
+    offset_param: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
