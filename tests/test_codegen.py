@@ -78,6 +78,36 @@ def break_file(root: Path, rel: str, old: str, new: str) -> None:
             "member: param_key",
             "'param_key' is not a sibling enum member",
         ),
+        (
+            "project/users.yaml",
+            'doc: "vendor-sdk: Go ListProjectTeamReq.offset"',
+            'doc: "the Go SDK"',
+            "project/users.yaml: endpoints.list_teams.params.offset.doc",
+        ),
+        (
+            "project/config.yaml",
+            '      - field: request.template_id\n        reason: "Page 52',
+            '      - field: template_id\n        reason: "Page 52',
+            "endpoints.get_template.vendor_differences[0]",
+        ),
+        (
+            "project/schemas/user.yaml",
+            "      - field: name\n",
+            "      - field: name\n        why: unexplained\n",
+            "schemas.UserDetail.vendor_differences[0]: needs exactly a non-empty `field` and `reason`",
+        ),
+        (
+            "project/schemas/config.yaml",
+            "also_accepts: [{type: number}]",
+            "also_accepts: [{type: decimal}]",
+            "schemas.Business.properties.order.also_accepts[0].type",
+        ),
+        (
+            "project/users.yaml",
+            "      offset_param: offset",
+            "      offset_param: start",
+            "'start' is not a parameter",
+        ),
     ],
 )
 def test_broken_specs_name_file_and_place(
