@@ -413,7 +413,10 @@ def _comment(state: State, call: Call) -> dict[str, Any]:
 @handles("comments.create")
 def create_comment(state: State, call: Call) -> Any:
     item = state.work_item(call)
-    content = call.get("content") or _plain_text(call.get("rich_text"))
+    doc = call.get("doc_rich_text")
+    content = (
+        call.get("content") or _plain_text(call.get("rich_text")) or (doc or {}).get("doc_text")
+    )
     if not content:
         raise ApiFailure(20005, "Missing Param: content or rich_text")
     cid = state.new_id()
@@ -424,6 +427,7 @@ def create_comment(state: State, call: Call) -> Any:
         "created_at": now_ms(),
         "operator": call.user_key,
         "content": content,
+        **({"doc_rich_text": doc} if doc else {}),  # the Go SDK's document-format body, echoed
     }
     return cid
 
