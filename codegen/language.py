@@ -21,6 +21,7 @@ from aiofeishu._endpoint import PageSpec
 
 SchemaType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
 Identifier = Annotated[str, Meta(pattern=r"^[a-z_][a-z0-9_]*$")]
+NonEmpty = Annotated[str, Meta(min_length=1, pattern=r"\S")]
 SchemaName = Annotated[str, Meta(pattern=r"^[A-Z][A-Za-z0-9]*$")]
 Positive = Meta(gt=0)
 
@@ -91,6 +92,19 @@ class VariantsBy(Spec, kw_only=True):
     restricts: Annotated[Restricts | None, key("optional: see Restricts")] = None
 
 
+class VendorDifference(Spec, kw_only=True):
+    """Where our model deliberately differs from the vendor SDK's facts, and why."""
+
+    field: Annotated[
+        NonEmpty,
+        key(
+            "dotted wire path: request.<path> / response.<path> on an endpoint, relative to "
+            "the schema on a shared schema; covers everything under it"
+        ),
+    ]
+    reason: Annotated[NonEmpty, key("why (which source we follow)")]
+
+
 class Schema(Spec, kw_only=True):
     """A JSON-Schema subset with snake_case keys: a value's shape."""
 
@@ -143,7 +157,23 @@ class Schema(Spec, kw_only=True):
     ] = None
     default: Annotated[Any, key("the doc's default, informational")] = None
     deprecated: Annotated[bool, key("the doc marks it deprecated")] = False
-    doc: Annotated[str | None, key("the page describing it")] = None
+    doc: Annotated[
+        str | None,
+        key(
+            "its source: a page (feishu-project/…, open-platform/…) or "
+            "`vendor-sdk: Go|Java <Struct>.<wire name>` when no page backs it"
+        ),
+    ] = None
+    also_accepts: Annotated[
+        list[Schema] | None,
+        key(
+            "other shapes a response may carry (another source says so); requests send the main one"
+        ),
+    ] = None
+    vendor_differences: Annotated[
+        list[VendorDifference] | None,
+        key("on a shared schema: its deliberate differences from the vendor SDK"),
+    ] = None
 
 
 def applies_to(name: str) -> tuple[str, ...]:
@@ -178,6 +208,7 @@ PAGINATION_STYLES = {
     "page": ("page_param", "size_param"),
     "cursor": ("cursor_param", "next_cursor"),
     "search_after": ("carry",),
+    "offset": ("offset_param", "size_param"),
 }
 # The runtime's PageSpec is the one statement of the pagination keys; only their meaning is
 # here. By name: a key ending in `_param` names a parameter; `style` and the `max_` numbers
@@ -193,6 +224,7 @@ PAGINATION_MEANINGS = {
     "cursor_param": "style cursor: the parameter carrying the cursor",
     "next_cursor": "style cursor: dotted response path of the next cursor",
     "has_more": "optional dotted response path of the has-more flag",
+    "offset_param": "style offset: the parameter holding the offset of the first item",
     "carry": (
         "style search_after: [[request path, response path], …] copied from each page into "
         "the next request; the first is the cursor (search_after / pit in universal search)"
@@ -270,6 +302,9 @@ class EndpointSpec(Spec, kw_only=True):
     ] = None
     errors: Annotated[list[int], key("codes the page lists (each in errors.yaml)")] = []
     notes: Annotated[list[str], key("corrections of the docs, each with its reason")] = []
+    vendor_differences: Annotated[
+        list[VendorDifference], key("deliberate differences from the vendor SDK's fields")
+    ] = []
     multipart: Annotated[bool, key("the body is multipart/form-data (uploads)")] = False
     download: Annotated[bool, key("the response is a file, streamed as a Download")] = False
 

@@ -64,6 +64,10 @@ class Projector:
 
     def node(self, schema: Schema, owner: str, *, member: bool = False) -> dict[str, Any]:
         out = self.ref(schema.ref) if schema.ref is not None else self.shape(schema, owner)
+        if not self.strict and schema.also_accepts:
+            # Another source (the vendor SDK) gives this member another shape: decode either.
+            alts = [self.node(alt, owner + f"Alt{i}") for i, alt in enumerate(schema.also_accepts)]
+            out = {"anyOf": [out, *alts]}
         # Responses tolerate null in any member; array items stay as documented.
         nullable = schema.nullable or (member and not self.strict)
         if nullable and out != {}:

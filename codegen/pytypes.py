@@ -49,6 +49,9 @@ def python_type(schema: Schema, owner: str, platform: Platform, dialect: Dialect
         text = "Literal[" + ", ".join(repr(v) for v in schema.enum) + "]"
     else:
         text = SCALARS[str(schema.type)]
+    if not dialect.accepts_mappings:  # responses: the other shapes a source gives
+        for i, alt in enumerate(schema.also_accepts or ()):
+            text += " | " + python_type(alt, owner + f"Alt{i}", platform, dialect)
     return text + " | None" if schema.nullable else text
 
 

@@ -33,11 +33,17 @@ from .language import (
     RateLimitsFile,
     Schema,
     SchemaFile,
+    VendorDifference,
     applies_to,
 )
 
 __all__ = ["Endpoint", "Platform", "SpecError", "Specs", "camel", "load", "py_name"]
 RESERVED_PARAMS = {"request_options", "self"}
+# Where a member's facts come from when no doc page backs it: `vendor-sdk: Go <Struct>.<wire
+# name>` (the struct as named in specs/vendor-sdk/fields.json), or `… Java …` for the Java SDK.
+DOC_CITATION = re.compile(
+    r"^([\w.-]+/\S+\.md\b|vendor-sdk: (Go|Java) [A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?$)"
+)
 # An endpoint with no doc page names the vendor SDK method in `doc` (endpoints.tsv `source`).
 DOC_PAGE, VENDOR_SDK, VENDOR_SDK_DOC = "doc page", "vendor SDK", "vendor-sdk:"
 
@@ -82,6 +88,7 @@ class Platform:
     name: str
     schemas: dict[str, Schema] = field(default_factory=dict)
     schema_sources: dict[str, str] = field(default_factory=dict)
+    schema_differences: dict[str, list[VendorDifference]] = field(default_factory=dict)
     endpoints: list[Endpoint] = field(default_factory=list)
 
 
@@ -113,6 +120,12 @@ def check_schema(schema: Schema, where: str, *, allow_required: bool, known: set
     """What a schema's types cannot say, recursively. `known`: the platform's schema names."""
     if schema.required and not allow_required:
         raise fail(where, "`required` only applies to an object member or a parameter")
+    if schema.doc is not None and not DOC_CITATION.match(schema.doc):
+        raise fail(
+            where + ".doc", "cite a page (feishu-project/…) or `vendor-sdk: Go <Struct>[.<field>]`"
+        )
+    for i, alt in enumerate(schema.also_accepts or ()):
+        check_schema(alt, f"{where}.also_accepts[{i}]", allow_required=False, known=known)
     if (schema.ref is None) == (schema.type is None):
         raise fail(where, "needs exactly one of `type` or `ref`")
     if schema.ref is not None:
@@ -249,6 +262,9 @@ def _check_endpoint(ep: EndpointSpec, where: str, ctx: _Context) -> None:
     for code in ep.errors:
         if code not in ctx.codes:
             raise fail(where + ".errors", f"code {code} is missing from errors.yaml")
+    for i, entry in enumerate(ep.vendor_differences):
+        if not entry.field.startswith(("request.", "response.")):
+            raise fail(f"{where}.vendor_differences[{i}]", "`field` starts request. or response.")
 
 
 def _endpoint_at(ep: EndpointSpec, source: str, group: str, name: str, platform: str) -> Endpoint:
@@ -284,6 +300,8 @@ def _load_schemas(root: Path, platform: Platform) -> None:
                 )
             platform.schemas[name] = schema
             platform.schema_sources[name] = rel
+            if schema.vendor_differences:
+                platform.schema_differences[name] = schema.vendor_differences
     known = set(platform.schemas)
     for name, schema in platform.schemas.items():
         where = f"{platform.schema_sources[name]}: schemas.{name}"

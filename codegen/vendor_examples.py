@@ -55,11 +55,25 @@ class Sampler:
 
     def members(self, tree: dict[str, Any], ours: Schema | None) -> dict[str, Any]:
         props = (ours.properties if ours is not None else None) or {}
-        return {
+        built = {
             key: self.value(sub, props.get(key), key)
             for key, sub in (tree.get("fields") or {}).items()
             if not sub.get("recursive")  # one level of a self-referencing struct is enough
         }
+        for key, prop in props.items():  # members our spec requires that the SDK's struct lacks
+            if prop.required and key not in built:
+                built[key] = self.ours_only(prop, key)
+        return built
+
+    def ours_only(self, schema: Schema, name: str) -> Any:
+        """A sample of a member only our spec declares (the page requires it)."""
+        resolved = self.ours(schema)
+        if resolved is None or resolved.type in (None, "object"):
+            return {}
+        kind = {"integer": "int", "number": "float", "boolean": "bool", "array": "list"}.get(
+            resolved.type, "str"
+        )
+        return [] if kind == "list" else self.scalar(kind, resolved, name)
 
     @staticmethod
     def scalar(kind: str, ours: Schema | None, name: str) -> Any:

@@ -141,6 +141,36 @@ def break_file(root: Path, rel: str, old: str, new: str) -> None:
             "member: param_key",
             "'param_key' is not a sibling enum member",
         ),
+        (
+            "project/users.yaml",
+            'doc: "vendor-sdk: Go ListProjectTeamReq.offset"',
+            'doc: "the Go SDK"',
+            "project/users.yaml: endpoints.list_teams.params.offset.doc",
+        ),
+        (
+            "project/config.yaml",
+            '      - field: request.template_id\n        reason: "Page 52',
+            '      - field: template_id\n        reason: "Page 52',
+            "endpoints.get_template.vendor_differences[0]",
+        ),
+        (
+            "project/schemas/user.yaml",
+            "      - field: name\n",
+            "      - field: name\n        why: unexplained\n",
+            "schemas.UserDetail.vendor_differences[0]: unknown key `why`",
+        ),
+        (
+            "project/schemas/config.yaml",
+            "also_accepts: [{type: number}]",
+            "also_accepts: [{type: decimal}]",
+            "schemas.Business.properties.order.also_accepts[0].type",
+        ),
+        (
+            "project/users.yaml",
+            "      offset_param: offset",
+            "      offset_param: start",
+            "'start' is not a parameter",
+        ),
     ],
 )
 def test_broken_specs_name_file_and_place(
@@ -190,7 +220,7 @@ def test_search_after_pagination_needs_carry(specs_copy: Path) -> None:
         "carry: [[query.pagination.search_after, pagination.search_after]",
         "carry: [[nope.search_after, pagination.search_after]",
     )
-    with pytest.raises(SpecError, match="'nope.search_after' is not a parameter"):
+    with pytest.raises(SpecError, match=r"'nope\.search_after' is not a parameter"):
         load(specs_copy)
 
 

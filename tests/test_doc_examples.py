@@ -105,11 +105,6 @@ KNOWN_BAD_STRUCTURES: dict[str, tuple[str, str]] = {
         "multi_signal is shown in its read-side form: a top-level `details` member instead of "
         "field_value, which the strict request-side FieldValuePair rejects",
     ),
-    "07-格式说明-3#56": (
-        "requests.FieldValuePair",
-        "the watchers example carries help_description (a field-meta member, not part of a "
-        "field/value pair), which the strict request-side FieldValuePair rejects",
-    ),
 }
 
 # Structure examples that are whole request bodies of an endpoint (page, first index or None).

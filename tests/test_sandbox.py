@@ -307,6 +307,15 @@ async def test_comments_subtasks_and_workflow(sb: Sandbox) -> None:
         await c.comments.delete(
             project_key=pk, work_item_type_key=t, work_item_id=wid, comment_id=cid
         )
+        doc = {"doc": "[]", "doc_text": "from a doc", "doc_img": ["https://img/1"]}
+        await c.comments.create(
+            project_key=pk, work_item_type_key=t, work_item_id=wid, doc_rich_text=doc
+        )
+        [listed] = (
+            await c.comments.list(project_key=pk, work_item_type_key=t, work_item_id=wid)
+        ).data
+        assert listed.content == "from a doc"
+        assert listed.doc_rich_text.doc_img == ["https://img/1"]
 
         task_id = (
             await c.subtasks.create(

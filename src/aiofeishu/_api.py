@@ -257,7 +257,20 @@ class _PageWalk:
             return self._next_page(page, len(items))
         if spec.style == "search_after":
             return self._next_search_after(page)
+        if spec.style == "offset":
+            return self._next_offset(page, len(items))
         return self._next_cursor(page)
+
+    def _next_offset(self, page: Any, count: int) -> bool:
+        spec = self.spec
+        assert spec.offset_param
+        if not spec.has_more and count == 0:
+            return False
+        if spec.has_more and _attr_path(page, spec.has_more) is not True:
+            return False
+        start = _known_int(self.args.get(spec.offset_param))
+        self.args[spec.offset_param] = (start or 0) + count
+        return True
 
     def _next_page(self, page: Any, count: int) -> bool:
         spec = self.spec

@@ -23,6 +23,7 @@ class PageSpec:
     has_more: str | None = None
     # style search_after: (dotted request path, dotted response path) copied into each next request
     carry: tuple[tuple[str, str], ...] = ()
+    offset_param: str | None = None  # style offset
 
 
 @dataclass(frozen=True, slots=True)

@@ -469,6 +469,7 @@ class CommentsAPI(GroupAPI):
         work_item_id: int,
         content: str | UnsetType = UNSET,
         rich_text: Sequence[rq.RichTextBlock | Mapping[str, Any]] | UnsetType = UNSET,
+        doc_rich_text: rq.DocRichText | Mapping[str, Any] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.CommentsCreateResponse:
         """添加评论
@@ -479,6 +480,7 @@ class CommentsAPI(GroupAPI):
         Args:
             content: 评论内容（纯文本）；与 rich_text 二选一，都有值时 rich_text 优先
             rich_text: 富文本评论内容
+            doc_rich_text: 文档格式的富文本评论内容（doc JSON / 纯文本 / HTML）
 
         Doc: feishu-project/55-评论-2.md
         """
@@ -492,6 +494,7 @@ class CommentsAPI(GroupAPI):
                     "work_item_id": work_item_id,
                     "content": content,
                     "rich_text": rich_text,
+                    "doc_rich_text": doc_rich_text,
                 },
                 request_options,
             ),
@@ -850,7 +853,13 @@ class ConfigAPI(GroupAPI):
         authorized_roles: Sequence[str] | UnsetType = UNSET,
         is_multi: bool | UnsetType = UNSET,
         format: bool | UnsetType = UNSET,
-        team_option: Any | UnsetType = UNSET,
+        team_option: rq.TeamOption | Mapping[str, Any] | UnsetType = UNSET,
+        number_config: rq.NumberConfig | Mapping[str, Any] | UnsetType = UNSET,
+        related_field_extra_display_infos: Sequence[
+            rq.RelatedFieldExtraDisplayInfo | Mapping[str, Any]
+        ]
+        | UnsetType = UNSET,
+        parent_field_key: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ConfigCreateFieldResponse:
         """创建自定义字段
@@ -876,6 +885,9 @@ class ConfigAPI(GroupAPI):
             is_multi: 文本字段：true 多行，false 单行
             format: 日期字段：true 仅日期，false 日期+时间
             team_option: 团队范围（TeamOption，级联选择字段）；与 field_value 互斥
+            number_config: 数字字段的显示配置
+            related_field_extra_display_infos: 关联字段额外展示的字段、角色与控件
+            parent_field_key: 父字段 key（在复合字段下创建子字段时）
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
@@ -901,6 +913,9 @@ class ConfigAPI(GroupAPI):
                     "is_multi": is_multi,
                     "format": format,
                     "team_option": team_option,
+                    "number_config": number_config,
+                    "related_field_extra_display_infos": related_field_extra_display_infos,
+                    "parent_field_key": parent_field_key,
                 },
                 request_options,
             ),
@@ -920,7 +935,12 @@ class ConfigAPI(GroupAPI):
         default_value: Any | UnsetType = UNSET,
         help_description: str | UnsetType = UNSET,
         authorized_roles: Sequence[str] | UnsetType = UNSET,
-        team_option: Any | UnsetType = UNSET,
+        team_option: rq.TeamOption | Mapping[str, Any] | UnsetType = UNSET,
+        number_config: rq.NumberConfig | Mapping[str, Any] | UnsetType = UNSET,
+        related_field_extra_display_infos: Sequence[
+            rq.RelatedFieldExtraDisplayInfo | Mapping[str, Any]
+        ]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ConfigUpdateFieldResponse:
         """更新自定义字段
@@ -941,6 +961,8 @@ class ConfigAPI(GroupAPI):
             help_description: 帮助说明
             authorized_roles: 可操作该字段的角色 / 系统角色 key
             team_option: 团队范围（TeamOption，级联选择字段）；与 field_value 互斥
+            number_config: 数字字段的显示配置
+            related_field_extra_display_infos: 关联字段额外展示的字段、角色与控件
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
@@ -961,6 +983,8 @@ class ConfigAPI(GroupAPI):
                     "help_description": help_description,
                     "authorized_roles": authorized_roles,
                     "team_option": team_option,
+                    "number_config": number_config,
+                    "related_field_extra_display_infos": related_field_extra_display_infos,
                 },
                 request_options,
             ),
@@ -1769,6 +1793,8 @@ class ProjectsAPI(GroupAPI):
         user_key: str,
         order: Sequence[Literal["last_visited", "+last_visited", "-last_visited"]]
         | UnsetType = UNSET,
+        tenant_group_id: int | UnsetType = UNSET,
+        asset_key: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ProjectsListResponse:
         """获取空间列表
@@ -1778,13 +1804,22 @@ class ProjectsAPI(GroupAPI):
         Args:
             user_key: 指定用户的 user_key
             order: 排序字段，+ 升序，- 降序，目前仅支持 last_visited
+            tenant_group_id: 渠道 ID（渠道用户使用，同跨空间筛选的 tenant_group_id）
+            asset_key: 资产 key（SDK 的请求体成员）
 
         Doc: feishu-project/16-空间-1.md
         """
         return cast(
             "m.ProjectsListResponse",
             await self._call(
-                ep.PROJECTS_LIST, {"user_key": user_key, "order": order}, request_options
+                ep.PROJECTS_LIST,
+                {
+                    "user_key": user_key,
+                    "order": order,
+                    "tenant_group_id": tenant_group_id,
+                    "asset_key": asset_key,
+                },
+                request_options,
             ),
         )
 
@@ -1795,6 +1830,7 @@ class ProjectsAPI(GroupAPI):
         project_keys: Sequence[str] | UnsetType = UNSET,
         simple_names: Sequence[str] | UnsetType = UNSET,
         simple_name: Sequence[str] | UnsetType = UNSET,
+        tenant_group_id: int | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ProjectsDetailResponse:
         """获取空间详情
@@ -1806,6 +1842,7 @@ class ProjectsAPI(GroupAPI):
             project_keys: 空间 project_key 列表（与 simple_names 不可同时为空），上限 100
             simple_names: 空间 simple_name 列表
             simple_name: 同 simple_names（页面请求示例的写法）
+            tenant_group_id: 渠道 ID（渠道用户使用）
 
         Doc: feishu-project/17-空间-2.md
         """
@@ -1818,6 +1855,7 @@ class ProjectsAPI(GroupAPI):
                     "project_keys": project_keys,
                     "simple_names": simple_names,
                     "simple_name": simple_name,
+                    "tenant_group_id": tenant_group_id,
                 },
                 request_options,
             ),
@@ -2113,12 +2151,15 @@ class ResourcesAPI(GroupAPI):
         work_item_ids: Sequence[int],
         fields: Sequence[str] | UnsetType = UNSET,
         work_item_type_key: str | UnsetType = UNSET,
-        expand: rq.Expand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.WorkItemExpand | Mapping[str, Any] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ResourcesQueryWorkItemsResponse:
         """批量查询资源库工作项详情
 
         ``POST /open_api/work_item/resource/query``
+
+        Args:
+            expand: 额外参数（与工作项详情相同的开关）
 
         Doc: vendor-sdk: Go workitem.GetResourceWorkItemsByIds (no page)
         """
@@ -2443,6 +2484,7 @@ class SubtasksAPI(GroupAPI):
         role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any]] | UnsetType = UNSET,
         schedule: rq.Schedule | Mapping[str, Any] | UnsetType = UNSET,
         note: str | UnsetType = UNSET,
+        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.SubtasksCreateResponse:
         """创建子任务
@@ -2461,6 +2503,7 @@ class SubtasksAPI(GroupAPI):
             role_assignee: 按角色指定负责人；role 须与节点绑定的角色匹配（20048）
             schedule: 子任务排期与估分
             note: 备注
+            field_value_pairs: 子任务字段
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
@@ -2479,6 +2522,7 @@ class SubtasksAPI(GroupAPI):
                     "role_assignee": role_assignee,
                     "schedule": schedule,
                     "note": note,
+                    "field_value_pairs": field_value_pairs,
                 },
                 request_options,
             ),
@@ -2498,6 +2542,7 @@ class SubtasksAPI(GroupAPI):
         schedule: rq.Schedule | Mapping[str, Any] | UnsetType = UNSET,
         note: str | UnsetType = UNSET,
         deliverable: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        update_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.SubtasksUpdateResponse:
         """更新子任务
@@ -2517,6 +2562,7 @@ class SubtasksAPI(GroupAPI):
             schedule: 子任务排期与估分
             note: 备注
             deliverable: 交付物
+            update_fields: 要更新的子任务字段
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
@@ -2536,6 +2582,7 @@ class SubtasksAPI(GroupAPI):
                     "schedule": schedule,
                     "note": note,
                     "deliverable": deliverable,
+                    "update_fields": update_fields,
                 },
                 request_options,
             ),
@@ -2942,24 +2989,33 @@ class UsersAPI(GroupAPI):
             ),
         )
 
-    async def list_teams(
+    def list_teams(
         self,
         *,
         project_key: str,
+        offset: int | UnsetType = UNSET,
+        limit: int | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
-    ) -> m.UsersListTeamsResponse:
+    ) -> Paginated[m.UsersListTeamsResponse, m.Team]:
         """获取空间下团队人员
 
         ``GET /open_api/:project_key/teams/all``
+        Await for one page, or ``async for`` over every item across pages.
 
         Args:
             project_key: 空间 ID（project_key）或空间域名（simple_name）
+            offset: 从第几个团队开始（默认 0）
+            limit: 本页最多返回的团队数
 
         Doc: feishu-project/14-用户-3.md
         """
         return cast(
-            "m.UsersListTeamsResponse",
-            await self._call(ep.USERS_LIST_TEAMS, {"project_key": project_key}, request_options),
+            "Paginated[m.UsersListTeamsResponse, m.Team]",
+            self._paginate(
+                ep.USERS_LIST_TEAMS,
+                {"project_key": project_key, "offset": offset, "limit": limit},
+                request_options,
+            ),
         )
 
     def list_group_members(
@@ -3174,6 +3230,7 @@ class ViewsAPI(GroupAPI):
         page_size: int | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
         quick_filter_id: str | UnsetType = UNSET,
+        expand: rq.Expand | Mapping[str, Any] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> Paginated[m.ViewsListPanoramicWorkItemsResponse, m.WorkItem]:
         """获取视图下工作项列表（全景视图）
@@ -3187,6 +3244,7 @@ class ViewsAPI(GroupAPI):
             page_size: 每页数据，最大 50
             page_num: 分页页码，从 1 开始，默认 1
             quick_filter_id: 快捷筛选 ID（见 views.list 返回的 quick_filters）
+            expand: 额外参数（同获取指定的工作项列表）
 
         Doc: feishu-project/58-视图中度量-3.md
         """
@@ -3200,6 +3258,7 @@ class ViewsAPI(GroupAPI):
                     "page_size": page_size,
                     "page_num": page_num,
                     "quick_filter_id": quick_filter_id,
+                    "expand": expand,
                 },
                 request_options,
             ),
@@ -3215,6 +3274,7 @@ class ViewsAPI(GroupAPI):
         cooperation_mode: Literal[1, 2, 3] | UnsetType = UNSET,
         cooperation_user_keys: Sequence[str] | UnsetType = UNSET,
         cooperation_team_ids: Sequence[int] | UnsetType = UNSET,
+        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any]] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ViewsCreateFixViewResponse:
         """创建固定视图
@@ -3230,6 +3290,7 @@ class ViewsAPI(GroupAPI):
             cooperation_mode: 协作模式：1 指定人员或团队，2 全部空间管理员，3 全部空间成员
             cooperation_user_keys: 指定人员 user_key（cooperation_mode 为 1 时适用）
             cooperation_team_ids: 指定团队 team_id（cooperation_mode 为 1 时适用）
+            cooperation_teams: 指定团队及其范围（cooperation_mode 为 1 时适用；可设不级联、不含团队管理员）
 
         Doc: feishu-project/59-视图中度量-4.md
         """
@@ -3245,6 +3306,7 @@ class ViewsAPI(GroupAPI):
                     "cooperation_mode": cooperation_mode,
                     "cooperation_user_keys": cooperation_user_keys,
                     "cooperation_team_ids": cooperation_team_ids,
+                    "cooperation_teams": cooperation_teams,
                 },
                 request_options,
             ),
@@ -3258,6 +3320,10 @@ class ViewsAPI(GroupAPI):
         view_id: str,
         add_work_item_ids: Sequence[int] | UnsetType = UNSET,
         remove_work_item_ids: Sequence[int] | UnsetType = UNSET,
+        cooperation_mode: Literal[1, 2, 3] | UnsetType = UNSET,
+        cooperation_user_keys: Sequence[str] | UnsetType = UNSET,
+        cooperation_team_ids: Sequence[int] | UnsetType = UNSET,
+        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any]] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ViewsUpdateFixViewResponse:
         """更新固定视图
@@ -3271,6 +3337,10 @@ class ViewsAPI(GroupAPI):
             view_id: 固定视图 ID
             add_work_item_ids: 要加入视图的工作项 ID（须与 work_item_type_key 同类型，见 20010）
             remove_work_item_ids: 要从视图移除的工作项 ID
+            cooperation_mode: 协作模式：1 指定人员或团队，2 全部空间管理员，3 全部空间成员（同创建固定视图）
+            cooperation_user_keys: 指定人员 user_key（cooperation_mode 为 1 时适用）
+            cooperation_team_ids: 指定团队 team_id（cooperation_mode 为 1 时适用）
+            cooperation_teams: 指定团队及其范围（cooperation_mode 为 1 时适用；可设不级联、不含团队管理员）
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
@@ -3284,6 +3354,10 @@ class ViewsAPI(GroupAPI):
                     "view_id": view_id,
                     "add_work_item_ids": add_work_item_ids,
                     "remove_work_item_ids": remove_work_item_ids,
+                    "cooperation_mode": cooperation_mode,
+                    "cooperation_user_keys": cooperation_user_keys,
+                    "cooperation_team_ids": cooperation_team_ids,
+                    "cooperation_teams": cooperation_teams,
                 },
                 request_options,
             ),
@@ -3299,6 +3373,8 @@ class ViewsAPI(GroupAPI):
         cooperation_mode: Literal[1, 2, 3] | UnsetType = UNSET,
         cooperation_user_keys: Sequence[str] | UnsetType = UNSET,
         cooperation_team_ids: Sequence[int] | UnsetType = UNSET,
+        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any]] | UnsetType = UNSET,
+        meego_user_key: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ViewsCreateConditionViewResponse:
         """创建条件视图
@@ -3313,6 +3389,8 @@ class ViewsAPI(GroupAPI):
             cooperation_mode: 协作模式：1 指定人员或团队，2 全部空间管理员，3 全部空间成员
             cooperation_user_keys: 指定人员 user_key（cooperation_mode 为 1 时适用）
             cooperation_team_ids: 指定团队 team_id（cooperation_mode 为 1 时适用）
+            cooperation_teams: 指定团队及其范围（cooperation_mode 为 1 时适用；可设不级联、不含团队管理员）
+            meego_user_key: 以该用户身份创建（SDK 的请求体成员；通常由 X-USER-KEY 指定）
             name: 视图名称
 
         Doc: feishu-project/60-视图中度量-5.md
@@ -3328,6 +3406,8 @@ class ViewsAPI(GroupAPI):
                     "cooperation_mode": cooperation_mode,
                     "cooperation_user_keys": cooperation_user_keys,
                     "cooperation_team_ids": cooperation_team_ids,
+                    "cooperation_teams": cooperation_teams,
+                    "meego_user_key": meego_user_key,
                     "name": name,
                 },
                 request_options,
@@ -3344,6 +3424,8 @@ class ViewsAPI(GroupAPI):
         cooperation_mode: Literal[1, 2, 3] | UnsetType = UNSET,
         cooperation_user_keys: Sequence[str] | UnsetType = UNSET,
         cooperation_team_ids: Sequence[int] | UnsetType = UNSET,
+        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any]] | UnsetType = UNSET,
+        meego_user_key: str | UnsetType = UNSET,
         name: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ViewsUpdateConditionViewResponse:
@@ -3360,6 +3442,8 @@ class ViewsAPI(GroupAPI):
             cooperation_mode: 协作模式：1 指定人员或团队，2 全部空间管理员，3 全部空间成员
             cooperation_user_keys: 指定人员 user_key（cooperation_mode 为 1 时适用）
             cooperation_team_ids: 指定团队 team_id（cooperation_mode 为 1 时适用）
+            cooperation_teams: 指定团队及其范围（cooperation_mode 为 1 时适用；可设不级联、不含团队管理员）
+            meego_user_key: 以该用户身份更新（SDK 的请求体成员；通常由 X-USER-KEY 指定）
             name: 视图名称
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
@@ -3376,6 +3460,8 @@ class ViewsAPI(GroupAPI):
                     "cooperation_mode": cooperation_mode,
                     "cooperation_user_keys": cooperation_user_keys,
                     "cooperation_team_ids": cooperation_team_ids,
+                    "cooperation_teams": cooperation_teams,
+                    "meego_user_key": meego_user_key,
                     "name": name,
                 },
                 request_options,
@@ -3490,7 +3576,7 @@ class WorkItemsAPI(GroupAPI):
         work_item_type_key: str,
         work_item_ids: Sequence[int],
         fields: Sequence[str] | UnsetType = UNSET,
-        expand: rq.Expand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.WorkItemExpand | Mapping[str, Any] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkItemsQueryResponse:
         """获取工作项详情
@@ -3551,6 +3637,8 @@ class WorkItemsAPI(GroupAPI):
         field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
         template_id: int | UnsetType = UNSET,
         name: str | UnsetType = UNSET,
+        required_mode: int | UnsetType = UNSET,
+        role_mode: int | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkItemsCreateResponse:
         """创建工作项
@@ -3563,6 +3651,8 @@ class WorkItemsAPI(GroupAPI):
             field_value_pairs: 工作项字段（FieldValuePair）
             template_id: 流程模板 ID，不传时使用第一个流程模板
             name: 工作项名称
+            required_mode: 必填校验方式（SDK 的 int32 值，页面未给出取值）
+            role_mode: 角色分配方式（SDK 的 int32 值，页面未给出取值）
 
         Doc: feishu-project/25-工作项-8.md
         """
@@ -3576,6 +3666,8 @@ class WorkItemsAPI(GroupAPI):
                     "field_value_pairs": field_value_pairs,
                     "template_id": template_id,
                     "name": name,
+                    "required_mode": required_mode,
+                    "role_mode": role_mode,
                 },
                 request_options,
             ),
@@ -3769,6 +3861,7 @@ class WorkItemsAPI(GroupAPI):
         query_type: Literal["workitem", "view"],
         query: str,
         project_keys: Sequence[str] | UnsetType = UNSET,
+        simple_names: Sequence[str] | UnsetType = UNSET,
         query_sub_type: Sequence[str] | UnsetType = UNSET,
         page_size: int | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
@@ -3781,6 +3874,7 @@ class WorkItemsAPI(GroupAPI):
 
         Args:
             project_keys: 搜索的空间范围（空间 key 列表）
+            simple_names: 搜索的空间范围（空间域名 simple_name 列表）
             query_type: 查询类型：workitem 工作项，view 视图
             query_sub_type: 工作项类型列表，query_type 为 workitem 时生效
             query: 查询内容（不能为空，不超过 200，见 20080）
@@ -3795,6 +3889,7 @@ class WorkItemsAPI(GroupAPI):
                 ep.WORK_ITEMS_COMPOSITIVE_SEARCH,
                 {
                     "project_keys": project_keys,
+                    "simple_names": simple_names,
                     "query_type": query_type,
                     "query_sub_type": query_sub_type,
                     "query": query,
@@ -3816,6 +3911,7 @@ class WorkItemsAPI(GroupAPI):
         relation_type: Literal[0, 1] | UnsetType = UNSET,
         page_size: int | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
+        expand: rq.WorkItemExpand | Mapping[str, Any] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> Paginated[m.WorkItemsSearchByRelationResponse, m.WorkItem]:
         """获取指定的关联工作项列表（单空间）
@@ -3832,6 +3928,7 @@ class WorkItemsAPI(GroupAPI):
             relation_type: relation_key 的类型：0 关联字段 ID，1 关联字段对接标识
             page_size: 每页条数，最大 50
             page_num: 分页页码，从 1 开始
+            expand: 额外参数
 
         Doc: feishu-project/22-工作项-5.md
         """
@@ -3848,6 +3945,7 @@ class WorkItemsAPI(GroupAPI):
                     "relation_type": relation_type,
                     "page_size": page_size,
                     "page_num": page_num,
+                    "expand": expand,
                 },
                 request_options,
             ),
@@ -4445,7 +4543,7 @@ class WorkflowsAPI(GroupAPI):
         work_item_id: int,
         fields: Sequence[str] | UnsetType = UNSET,
         flow_type: Literal[0, 1] | UnsetType = UNSET,
-        expand: rq.Expand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.WorkItemExpand | Mapping[str, Any] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkflowsQueryResponse:
         """获取工作流详情
@@ -4486,7 +4584,7 @@ class WorkflowsAPI(GroupAPI):
         work_item_id: int,
         need_union_deliverable: bool | UnsetType = UNSET,
         need_schedule_table_agg: bool | UnsetType = UNSET,
-        expand: rq.Expand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.WorkItemExpand | Mapping[str, Any] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkflowsWbsViewResponse:
         """获取工作流详情（WBS）
@@ -4532,6 +4630,7 @@ class WorkflowsAPI(GroupAPI):
         fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
         role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any]] | UnsetType = UNSET,
         schedule_constraint_rule: rq.ScheduleConstraintRule | Mapping[str, Any] | UnsetType = UNSET,
+        node_custom_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkflowsUpdateNodeResponse:
         """更新节点/排期
@@ -4550,6 +4649,7 @@ class WorkflowsAPI(GroupAPI):
             fields: 要更新的节点表单字段
             role_assignee: 节点绑定角色时，更新对应角色的负责人
             schedule_constraint_rule: 排期联动事项
+            node_custom_fields: 节点自定义字段
 
         Doc: feishu-project/37-流程中节点-3.md
         """
@@ -4568,6 +4668,7 @@ class WorkflowsAPI(GroupAPI):
                     "fields": fields,
                     "role_assignee": role_assignee,
                     "schedule_constraint_rule": schedule_constraint_rule,
+                    "node_custom_fields": node_custom_fields,
                 },
                 request_options,
             ),
@@ -4587,6 +4688,9 @@ class WorkflowsAPI(GroupAPI):
         schedules: Sequence[rq.Schedule | Mapping[str, Any]] | UnsetType = UNSET,
         fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
         role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any]] | UnsetType = UNSET,
+        node_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        node_custom_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        finished_infos: rq.FinishedInfoItem | Mapping[str, Any] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkflowsOperateNodeResponse:
         """节点完成/回滚
@@ -4606,6 +4710,9 @@ class WorkflowsAPI(GroupAPI):
             schedules: 按人排期（差异化排期），无需更新则不传
             fields: 要更新的字段
             role_assignee: 节点绑定角色时，更新对应角色的负责人
+            node_fields: 节点字段（SDK 的 NodeField：field_key、field_alias、field_type_key、field_value）
+            node_custom_fields: 节点自定义字段
+            finished_infos: 评审信息（完成评审节点时填写的意见与结论）
 
         Doc: feishu-project/38-流程中节点-4.md
         """
@@ -4625,6 +4732,9 @@ class WorkflowsAPI(GroupAPI):
                     "schedules": schedules,
                     "fields": fields,
                     "role_assignee": role_assignee,
+                    "node_fields": node_fields,
+                    "node_custom_fields": node_custom_fields,
+                    "finished_infos": finished_infos,
                 },
                 request_options,
             ),

@@ -625,8 +625,10 @@ RESPONSES: dict[str, Any] = {
                                     "disabled": True,
                                     "work_item_type_key": "story",
                                     "work_item_type_name": "work_item_type_name_1",
-                                    "relation_details": [{}],
-                                    "relation_type": 1,
+                                    "relation_details": [
+                                        {"project_key": "sandbox", "work_item_type_key": "story"}
+                                    ],
+                                    "relation_type": 0,
                                 },
                                 "field_uuid": "field_uuid_1",
                                 "free_add": True,
@@ -793,7 +795,7 @@ RESPONSES: dict[str, Any] = {
                                     "path": "path_1",
                                     "work_item_id": 1,
                                     "name": "name_1",
-                                    "role_owners": [{}],
+                                    "role_owners": [{"role": "role_1"}],
                                     "work_item_type_key": "story",
                                 }
                             ],
@@ -1170,8 +1172,10 @@ RESPONSES: dict[str, Any] = {
                                     "disabled": True,
                                     "work_item_type_key": "story",
                                     "work_item_type_name": "work_item_type_name_1",
-                                    "relation_details": [{}],
-                                    "relation_type": 1,
+                                    "relation_details": [
+                                        {"project_key": "sandbox", "work_item_type_key": "story"}
+                                    ],
+                                    "relation_type": 0,
                                 },
                                 "field_uuid": "field_uuid_1",
                                 "free_add": True,
@@ -1443,8 +1447,10 @@ RESPONSES: dict[str, Any] = {
                                     "disabled": True,
                                     "work_item_type_key": "story",
                                     "work_item_type_name": "work_item_type_name_1",
-                                    "relation_details": [{}],
-                                    "relation_type": 1,
+                                    "relation_details": [
+                                        {"project_key": "sandbox", "work_item_type_key": "story"}
+                                    ],
+                                    "relation_type": 0,
                                 },
                                 "field_uuid": "field_uuid_1",
                                 "free_add": True,

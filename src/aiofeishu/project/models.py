@@ -220,7 +220,10 @@ class AttachmentsUploadFileResponse(ProjectResponse, kw_only=True):
     """
 
     data: (
-        Annotated[str, Meta(description="上传后的资源链接（主要用于富文本中的图片）")]
+        Annotated[
+            str | list_aliased[str],
+            Meta(description="上传后的资源链接（主要用于富文本中的图片）；SDK 声明为链接列表"),
+        ]
         | None
         | UnsetType
     ) = UNSET
@@ -239,6 +242,36 @@ class BatchUpdateTask(ResponseModel, kw_only=True):
 
     task_id: (
         Annotated[str, Meta(description="任务 ID，用于获取批量更新处理进度")] | None | UnsetType
+    ) = UNSET
+
+
+class BatchUpdateTaskResult(ResponseModel, kw_only=True):
+    """
+    批量更新的处理进度（获取批量更新处理进度的 data；成员同页 28 的顶层成员）
+    """
+
+    task_id: Annotated[str, Meta(description="任务 ID")] | None | UnsetType = UNSET
+    task_status: (
+        Annotated[
+            str,
+            Meta(
+                description="任务状态 Known values: SUCCESS, IDLE, RUNNING, FAILED, CANCELED, NOT_EXIST."
+            ),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    total: Annotated[int, Meta(description="任务更新的实例总数")] | None | UnsetType = UNSET
+    success_total: Annotated[int, Meta(description="更新成功的实例数量")] | None | UnsetType = UNSET
+    error_total: Annotated[int, Meta(description="更新失败的实例数量")] | None | UnsetType = UNSET
+    success_sub_task_list: (
+        Annotated[list_aliased[str], Meta(description="成功实例列表")] | None | UnsetType
+    ) = UNSET
+    fail_sub_task_list: (
+        Annotated[list_aliased[str], Meta(description="失败实例列表")] | None | UnsetType
+    ) = UNSET
+    error_scenes: (
+        Annotated[list_aliased[str], Meta(description="失败场景类型")] | None | UnsetType
     ) = UNSET
 
 
@@ -311,23 +344,6 @@ class ChatsBotJoinChatResponse(ProjectResponse, kw_only=True):
     data: BotJoinChatInfo | None | UnsetType = UNSET
 
 
-class Comment(ResponseModel, kw_only=True):
-    """
-    评论
-    """
-
-    id: Annotated[int, Meta(description="评论 id")] | None | UnsetType = UNSET
-    work_item_id: Annotated[int, Meta(description="评论所属工作项 id")] | None | UnsetType = UNSET
-    work_item_type_key: (
-        Annotated[str, Meta(description="评论所属工作项类型")] | None | UnsetType
-    ) = UNSET
-    created_at: Annotated[int, Meta(description="评论创建时间，毫秒精度")] | None | UnsetType = (
-        UNSET
-    )
-    operator: Annotated[str, Meta(description="评论人 user_key")] | None | UnsetType = UNSET
-    content: Annotated[str, Meta(description="评论内容")] | None | UnsetType = UNSET
-
-
 class CommentFile(ResponseModel, kw_only=True):
     """
     附件评论的文件
@@ -397,6 +413,12 @@ class CompInfo(ResponseModel, kw_only=True):
         | None
         | UnsetType
     ) = field(name="SearchHit", default=UNSET)
+    view_scope_key: (
+        Annotated[str, Meta(description="视图范围 key（query_type 为 view 时）")] | None | UnsetType
+    ) = field(name="ViewScopeKey", default=UNSET)
+    project_keys: (
+        Annotated[list_aliased[str], Meta(description="所属空间 key 列表")] | None | UnsetType
+    ) = field(name="ProjectKeys", default=UNSET)
 
 
 class ConditionView(ResponseModel, kw_only=True):
@@ -510,20 +532,15 @@ class ConfirmForm(ResponseModel, kw_only=True):
     state_key: Annotated[str, Meta(description="状态 key")] | None | UnsetType = UNSET
 
 
-class Connection(ResponseModel, kw_only=True):
+class CooperationTeam(ResponseModel, kw_only=True):
     """
-    节点/状态流转连线
+    视图协作团队及其范围
     """
 
-    source_state_key: Annotated[str, Meta(description="开始节点 id")] | None | UnsetType = UNSET
-    target_state_key: Annotated[str, Meta(description="目标节点 id")] | None | UnsetType = UNSET
-    transition_id: (
-        Annotated[
-            int,
-            Meta(description="流转 ID（仅状态流；状态流转接口所需的 transition_id）"),
-        ]
-        | None
-        | UnsetType
+    id: Annotated[str, Meta(description="团队 ID")] | None | UnsetType = UNSET
+    not_cascade: Annotated[bool, Meta(description="不包含下级团队")] | None | UnsetType = UNSET
+    not_contain_team_manager: (
+        Annotated[bool, Meta(description="不包含团队管理员")] | None | UnsetType
     ) = UNSET
 
 
@@ -567,14 +584,32 @@ class DeliveryRelatedInfoItem(ResponseModel, kw_only=True):
 
 class DepartmentBasicInfo(ResponseModel, kw_only=True):
     """
-    部门基本信息
+    用户所属部门
     """
 
-    department_meego_key: str | None | UnsetType = UNSET
-    name: dict[str, str] | None | UnsetType = UNSET
-    external_ids: dict[str, str] | None | UnsetType = UNSET
-    member_count: int | None | UnsetType = field(name="memberCount", default=UNSET)
-    org_level: str | None | UnsetType = UNSET
+    department_meego_key: Annotated[str, Meta(description="部门 key")] | None | UnsetType = UNSET
+    name: (
+        Annotated[dict[str, str], Meta(description="多语言名称（语言 → 名称）")] | None | UnsetType
+    ) = UNSET
+    external_ids: (
+        Annotated[dict[str, str], Meta(description="外部 ID（来源 → ID）")] | None | UnsetType
+    ) = UNSET
+    member_count: Annotated[int, Meta(description="部门人数")] | None | UnsetType = field(
+        name="memberCount", default=UNSET
+    )
+    org_level: Annotated[str, Meta(description="组织层级")] | None | UnsetType = UNSET
+
+
+class DocRichText(ResponseModel, kw_only=True):
+    """
+    文档格式的富文本（doc JSON、纯文本、HTML 与图片）
+    """
+
+    doc: Annotated[str, Meta(description="富文本结构（JSON 字符串）")] | None | UnsetType = UNSET
+    doc_text: Annotated[str, Meta(description="纯文本")] | None | UnsetType = UNSET
+    doc_html: Annotated[str, Meta(description="HTML")] | None | UnsetType = UNSET
+    doc_img: Annotated[list_aliased[str], Meta(description="图片链接")] | None | UnsetType = UNSET
+    is_empty: Annotated[bool, Meta(description="是否为空")] | None | UnsetType = UNSET
 
 
 class DraftSubWorkItemRelation(ResponseModel, kw_only=True):
@@ -585,6 +620,19 @@ class DraftSubWorkItemRelation(ResponseModel, kw_only=True):
     relation_key: str | None | UnsetType = UNSET
     relation_name: str | None | UnsetType = UNSET
     relation_conf_uuid: str | None | UnsetType = UNSET
+
+
+class EditablePersonnelScope(ResponseModel, kw_only=True):
+    """
+    字段的可编辑人员范围
+    """
+
+    editable_personnel_range_type: (
+        Annotated[str, Meta(description="范围类型")] | None | UnsetType
+    ) = UNSET
+    editable_roles: (
+        Annotated[list_aliased[str], Meta(description="可编辑的角色")] | None | UnsetType
+    ) = UNSET
 
 
 class ErrInfo(ResponseModel, kw_only=True):
@@ -601,7 +649,7 @@ class ErrInfo(ResponseModel, kw_only=True):
 
 class Expand(ResponseModel, kw_only=True):
     """
-    额外参数（ExPand）；各接口支持的开关不同，见各接口页
+    额外参数（ExPand）：列表、视图与搜索接口的开关（SDK 的 Expand）；详情类接口用 WorkItemExpand
     """
 
     need_workflow: (
@@ -619,34 +667,6 @@ class Expand(ResponseModel, kw_only=True):
     need_sub_task_parent: (
         Annotated[bool, Meta(description="返回子任务父级信息")] | None | UnsetType
     ) = UNSET
-    need_union_deliverable: (
-        Annotated[bool, Meta(description="返回交付物信息")] | None | UnsetType
-    ) = UNSET
-    need_schedule: Annotated[bool, Meta(description="返回排期信息")] | None | UnsetType = UNSET
-    need_schedule_table_agg: (
-        Annotated[bool, Meta(description="返回排期表聚合信息")] | None | UnsetType
-    ) = UNSET
-    need_group_uuid_for_compound: (
-        Annotated[bool, Meta(description="复合字段返回分组 uuid")] | None | UnsetType
-    ) = UNSET
-    need_wbs_relation_chain_entity: (
-        Annotated[bool, Meta(description="返回 WBS 关系链实体")] | None | UnsetType
-    ) = UNSET
-    need_wbs_relation_chain_path: (
-        Annotated[bool, Meta(description="返回 WBS 关系链路径")] | None | UnsetType
-    ) = UNSET
-
-
-class FieldDeliverableItemFieldInfo(ResponseModel, kw_only=True):
-    """
-    字段信息
-    """
-
-    field_key: Annotated[str, Meta(description="字段 key")] | None | UnsetType = UNSET
-    field_alias: Annotated[str, Meta(description="字段对接标识")] | None | UnsetType = UNSET
-    field_value: Annotated[Any, Meta(description="字段值，格式取决于字段类型")] | UnsetType = UNSET
-    field_value_type: Annotated[str, Meta(description="字段值类型")] | None | UnsetType = UNSET
-    field_type_key: Annotated[str, Meta(description="字段类型")] | None | UnsetType = UNSET
 
 
 class FieldDelivery(ResponseModel, kw_only=True):
@@ -657,20 +677,6 @@ class FieldDelivery(ResponseModel, kw_only=True):
     project_key: str | None | UnsetType = UNSET
     work_item_type_key: str | None | UnsetType = UNSET
     field_key: str | None | UnsetType = UNSET
-
-
-class FieldValuePair(ResponseModel, kw_only=True):
-    """
-    字段及其值；field_key 与 field_alias 二选一必填
-    """
-
-    field_key: Annotated[str, Meta(description="字段 key")] | None | UnsetType = UNSET
-    field_alias: Annotated[str, Meta(description="字段对接标识")] | None | UnsetType = UNSET
-    field_type_key: Annotated[str, Meta(description="字段类型")] | None | UnsetType = UNSET
-    field_value: (
-        Annotated[Any, Meta(description="字段值，格式取决于字段类型（见字段与属性解析格式）")]
-        | UnsetType
-    ) = UNSET
 
 
 class FileComment(ResponseModel, kw_only=True):
@@ -707,26 +713,14 @@ class FinishedConclusionResultItem(ResponseModel, kw_only=True):
     key: Annotated[str, Meta(description="结论选项 key")] | None | UnsetType = UNSET
     label: Annotated[str, Meta(description="结论标签")] | None | UnsetType = UNSET
     origin_label: Annotated[str, Meta(description="结论原始标签")] | None | UnsetType = UNSET
-
-
-class FinishedOwnerConclusionInfo(ResponseModel, kw_only=True):
-    """
-    单个人员的评审结论
-    """
-
-    node_owner: Annotated[str, Meta(description="用户 user_key")] | None | UnsetType = UNSET
-    finished_conclusion_result: (
-        Annotated[FinishedConclusionResultItem, Meta(description="结论")] | None | UnsetType
+    original_label: (
+        Annotated[
+            str,
+            Meta(description="结论原始标签（工作流详情中 SDK 的成员名；批量查询用 origin_label）"),
+        ]
+        | None
+        | UnsetType
     ) = UNSET
-
-
-class FinishedOwnerOpinionInfo(ResponseModel, kw_only=True):
-    """
-    单个人员的评审意见
-    """
-
-    node_owner: Annotated[str, Meta(description="用户 user_key")] | None | UnsetType = UNSET
-    finished_opinion_result: Annotated[str, Meta(description="意见")] | None | UnsetType = UNSET
 
 
 class FixView(ResponseModel, kw_only=True):
@@ -983,6 +977,12 @@ class MultiTextDetail(ResponseModel, kw_only=True):
     doc_text: Annotated[str, Meta(description="纯文本")] | None | UnsetType = UNSET
     doc_html: str | None | UnsetType = UNSET
     is_empty: bool | None | UnsetType = UNSET
+    notify_user_list: (
+        Annotated[list_aliased[str], Meta(description="富文本中被提及（通知）的用户 user_key")]
+        | None
+        | UnsetType
+    ) = UNSET
+    notify_user_type: Annotated[str, Meta(description="通知对象类型")] | None | UnsetType = UNSET
 
 
 class NodeBasicInfo(ResponseModel, kw_only=True):
@@ -1005,6 +1005,16 @@ class NodeElement(ResponseModel, kw_only=True):
 
     element_key: str | None | UnsetType = UNSET
     name: str | None | UnsetType = UNSET
+
+
+class ObjectStatusValue(ResponseModel, kw_only=True):
+    """
+    操作记录中的对象状态值
+    """
+
+    object_type: Annotated[str, Meta(description="对象类型")] | None | UnsetType = UNSET
+    object_property: Annotated[str, Meta(description="对象属性")] | None | UnsetType = UNSET
+    values: Annotated[list_aliased[str], Meta(description="值")] | None | UnsetType = UNSET
 
 
 class OperationRecordObject(ResponseModel, kw_only=True):
@@ -1055,35 +1065,57 @@ class OptionValue(ResponseModel, kw_only=True):
 
 class OrderInfo(ResponseModel, kw_only=True):
     """
-    位置引用（value_type 指明 vaule 的含义）
+    顺序信息中的一项（值的成员名在 SDK 中就拼作 vaule）
     """
 
-    value_type: str | None | UnsetType = UNSET
-    vaule: (
-        Annotated[str, Meta(description="位置值；Go SDK 的线上名即为 vaule（拼写如此）")]
-        | None
-        | UnsetType
-    ) = UNSET
-    path: str | None | UnsetType = UNSET
+    value_type: Annotated[str, Meta(description="值类型")] | None | UnsetType = UNSET
+    vaule: Annotated[str, Meta(description="值（线上成员名即 vaule）")] | None | UnsetType = UNSET
+    path: Annotated[str, Meta(description="层级路径")] | None | UnsetType = UNSET
 
 
 class OutUserInfo(ResponseModel, kw_only=True):
     """
-    外部账号标识（外部平台用户 ID 及登录平台类型）
+    外部用户信息
     """
 
-    out_user_id: str | None | UnsetType = UNSET
-    login_platform_type: str | None | UnsetType = UNSET
+    out_user_id: Annotated[str, Meta(description="外部用户 ID")] | None | UnsetType = UNSET
+    login_platform_type: Annotated[str, Meta(description="登录平台类型")] | None | UnsetType = UNSET
 
 
 class OwnerConf(ResponseModel, kw_only=True):
     """
-    节点负责人配置：分配方式、角色与指定人员
+    WBS 子项的负责人配置
     """
 
-    owner_usage_mode: str | None | UnsetType = UNSET
-    owner_roles: list_aliased[str] | None | UnsetType = UNSET
-    user_keys: list_aliased[str] | None | UnsetType = UNSET
+    owner_usage_mode: Annotated[str, Meta(description="负责人分配方式")] | None | UnsetType = UNSET
+    owner_roles: Annotated[list_aliased[str], Meta(description="负责人角色")] | None | UnsetType = (
+        UNSET
+    )
+    user_keys: (
+        Annotated[list_aliased[str], Meta(description="负责人 user_key")] | None | UnsetType
+    ) = UNSET
+
+
+class OwnerDepartment(ResponseModel, kw_only=True):
+    """
+    人员所在部门
+    """
+
+    id: Annotated[str, Meta(description="部门 ID")] | None | UnsetType = UNSET
+    name: Annotated[str, Meta(description="部门名称")] | None | UnsetType = UNSET
+    en_name: Annotated[str, Meta(description="英文名称")] | None | UnsetType = UNSET
+
+
+class OwnerLeader(ResponseModel, kw_only=True):
+    """
+    人员的上级
+    """
+
+    id: Annotated[str, Meta(description="人员 ID")] | None | UnsetType = UNSET
+    name: Annotated[str, Meta(description="姓名")] | None | UnsetType = UNSET
+    u_name: Annotated[str, Meta(description="用户名")] | None | UnsetType = UNSET
+    email: Annotated[str, Meta(description="邮箱")] | None | UnsetType = UNSET
+    employee_number: Annotated[str, Meta(description="工号")] | None | UnsetType = UNSET
 
 
 class Pagination(ResponseModel, kw_only=True):
@@ -1097,6 +1129,18 @@ class Pagination(ResponseModel, kw_only=True):
     has_more: (
         Annotated[bool, Meta(description="是否还有更多（部分接口返回）")] | None | UnsetType
     ) = UNSET
+
+
+class ParentWorkItem(ResponseModel, kw_only=True):
+    """
+    父工作项（WorkItem.parent_work_item 元素）
+    """
+
+    relation_uuid: Annotated[str, Meta(description="父子关系 UUID")] | None | UnsetType = UNSET
+    parent_work_item_id: Annotated[int, Meta(description="父工作项 ID")] | None | UnsetType = UNSET
+    parent_node_key: Annotated[str, Meta(description="父工作项中的节点 key")] | None | UnsetType = (
+        UNSET
+    )
 
 
 class PlanTablesCompleteCreateAuditResponseData(ResponseModel, kw_only=True):
@@ -1185,6 +1229,24 @@ class QuickFilter(ResponseModel, kw_only=True):
     quick_filter_name: Annotated[str, Meta(description="快捷筛选名称")] | None | UnsetType = UNSET
 
 
+class RelatedFieldExtraDisplayInfo(ResponseModel, kw_only=True):
+    """
+    关联字段在某空间、工作项类型下额外展示的内容
+    """
+
+    project_key: Annotated[str, Meta(description="空间 key")] | None | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | None | UnsetType = UNSET
+    display_field_keys: (
+        Annotated[list_aliased[str], Meta(description="展示的字段 key")] | None | UnsetType
+    ) = UNSET
+    display_role_keys: (
+        Annotated[list_aliased[str], Meta(description="展示的角色 key")] | None | UnsetType
+    ) = UNSET
+    display_controls: (
+        Annotated[list_aliased[str], Meta(description="展示的控件")] | None | UnsetType
+    ) = UNSET
+
+
 class RelationBindInstance(ResponseModel, kw_only=True):
     """
     要绑定的关联工作项实例（RelationBindInstance）。无文档页：成员取自厂商 Go SDK
@@ -1211,6 +1273,16 @@ class RelationDetail(ResponseModel, kw_only=True):
     work_item_type_name: (
         Annotated[str, Meta(description="关联工作项类型名称")] | None | UnsetType
     ) = UNSET
+
+
+class RelationFieldTarget(ResponseModel, kw_only=True):
+    """
+    关联字段指向的工作项（SDK 的 FieldDetail）
+    """
+
+    story_id: Annotated[int, Meta(description="工作项 ID")] | None | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | None | UnsetType = UNSET
+    project_key: Annotated[str, Meta(description="空间 key")] | None | UnsetType = UNSET
 
 
 class RelationInstance(ResponseModel, kw_only=True):
@@ -1497,6 +1569,19 @@ class RoleConfDetail(ResponseModel, kw_only=True):
         | UnsetType
     ) = UNSET
     is_member_multi: Annotated[bool, Meta(description="限制为单人配置")] | None | UnsetType = UNSET
+    key: Annotated[str, Meta(description="角色 key")] | None | UnsetType = UNSET
+    role_alias: Annotated[str, Meta(description="角色对接标识")] | None | UnsetType = UNSET
+    allow_delete: Annotated[bool, Meta(description="是否允许删除该角色")] | None | UnsetType = UNSET
+    is_required: (
+        Annotated[int, Meta(description="是否必填（SDK 的 int32 值）")] | None | UnsetType
+    ) = UNSET
+    authorization_role_keys: (
+        Annotated[list_aliased[str], Meta(description="可授权的角色 key")] | None | UnsetType
+    ) = UNSET
+    lock_app_id: Annotated[str, Meta(description="锁定该角色的插件 ID")] | None | UnsetType = UNSET
+    lock_scope: Annotated[list_aliased[str], Meta(description="锁定范围")] | None | UnsetType = (
+        UNSET
+    )
 
 
 class RoleOwner(ResponseModel, kw_only=True):
@@ -1510,6 +1595,12 @@ class RoleOwner(ResponseModel, kw_only=True):
     ) = UNSET
     owners: (
         Annotated[list_aliased[str], Meta(description="成员 user_key 列表")] | None | UnsetType
+    ) = UNSET
+    exist: (
+        Annotated[bool, Meta(description="角色在工作项上是否存在（响应）")] | None | UnsetType
+    ) = UNSET
+    is_member_multi: (
+        Annotated[bool, Meta(description="角色是否允许多名成员（响应）")] | None | UnsetType
     ) = UNSET
 
 
@@ -1555,6 +1646,9 @@ class Schedule(ResponseModel, kw_only=True):
         ]
         | None
         | UnsetType
+    ) = UNSET
+    planned_construction_period: (
+        Annotated[int, Meta(description="计划工期（SDK 的 int32 值）")] | None | UnsetType
     ) = UNSET
 
 
@@ -1679,41 +1773,12 @@ class SearchUser(ResponseModel, kw_only=True):
 
 class SeqOrderInfo(ResponseModel, kw_only=True):
     """
-    草稿中的位置：前序、后序与父级
+    WBS 子项的顺序信息
     """
 
-    pre: list_aliased[OrderInfo] | None | UnsetType = UNSET
-    post: list_aliased[OrderInfo] | None | UnsetType = UNSET
-    parent: OrderInfo | None | UnsetType = UNSET
-
-
-class SimpleField(ResponseModel, kw_only=True):
-    """
-    字段基础信息（SimpleField）
-    """
-
-    field_key: Annotated[str, Meta(description="字段 key")] | None | UnsetType = UNSET
-    field_alias: Annotated[str, Meta(description="字段对接标识")] | None | UnsetType = UNSET
-    field_name: Annotated[str, Meta(description="字段名称")] | None | UnsetType = UNSET
-    field_type_key: Annotated[str, Meta(description="字段类型")] | None | UnsetType = UNSET
-    is_custom_field: Annotated[bool, Meta(description="是否为自定义字段")] | None | UnsetType = (
-        UNSET
-    )
-    work_item_scopes: (
-        Annotated[list_aliased[str], Meta(description="作用范围（工作项类型）")] | None | UnsetType
-    ) = UNSET
-    value_generate_mode: (
-        Annotated[str, Meta(description="字段生成方式，如 Default")] | None | UnsetType
-    ) = UNSET
-    relation_id: Annotated[str, Meta(description="关联关系 ID")] | None | UnsetType = UNSET
-    options: (
-        Annotated[list_aliased[Option], Meta(description="选项（选择类型字段）")] | None | UnsetType
-    ) = UNSET
-    compound_fields: (
-        Annotated[list_aliased[SimpleField], Meta(description="复合字段的子字段")]
-        | None
-        | UnsetType
-    ) = UNSET
+    pre: Annotated[list_aliased[OrderInfo], Meta(description="前序项")] | None | UnsetType = UNSET
+    post: Annotated[list_aliased[OrderInfo], Meta(description="后序项")] | None | UnsetType = UNSET
+    parent: Annotated[OrderInfo, Meta(description="父级")] | None | UnsetType = UNSET
 
 
 class StateFlowConf(ResponseModel, kw_only=True):
@@ -1731,33 +1796,6 @@ class StateFlowConf(ResponseModel, kw_only=True):
         Annotated[list_aliased[ConfirmForm], Meta(description="确认表单")] | None | UnsetType
     ) = UNSET
     action: Annotated[int, Meta(description="更新流程模板时的操作类型")] | None | UnsetType = UNSET
-
-
-class StateFlowNode(ResponseModel, kw_only=True):
-    """
-    状态流工作项的状态。页 35 的状态流返回示例未被抓取；成员按页 06 的 StateFlowNode 结构名与 节点流同名成员给出。
-    """
-
-    id: Annotated[str, Meta(description="状态 ID（state_key）")] | None | UnsetType = UNSET
-    name: Annotated[str, Meta(description="状态名称")] | None | UnsetType = UNSET
-    status: (
-        Annotated[
-            int,
-            Meta(
-                description="状态（WFState.status），1 未到达，2 当前状态，3 已经过 Known values: 1, 2, 3."
-            ),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    role_owners: (
-        Annotated[list_aliased[RoleOwner], Meta(description="角色及负责人")] | None | UnsetType
-    ) = UNSET
-    fields: (
-        Annotated[list_aliased[FieldValuePair], Meta(description="状态表单字段")] | None | UnsetType
-    ) = UNSET
-    actual_begin_time: Annotated[str, Meta(description="状态开始时间")] | None | UnsetType = UNSET
-    actual_finish_time: Annotated[str, Meta(description="状态结束时间")] | None | UnsetType = UNSET
 
 
 class StateTime(ResponseModel, kw_only=True):
@@ -1842,76 +1880,6 @@ class SubStatus(ResponseModel, kw_only=True):
     ) = UNSET
 
 
-class SubTask(ResponseModel, kw_only=True):
-    """
-    节点子任务
-    """
-
-    id: Annotated[str, Meta(description="子任务 ID")] | None | UnsetType = UNSET
-    name: Annotated[str, Meta(description="子任务名称")] | None | UnsetType = UNSET
-    schedules: (
-        Annotated[
-            list_aliased[Schedule],
-            Meta(description="不同用户的排期（仅差异化排期时有值）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    order: Annotated[float, Meta(description="子任务顺序")] | None | UnsetType = UNSET
-    details: Annotated[str, Meta(description="子任务详情")] | None | UnsetType = UNSET
-    passed: Annotated[bool, Meta(description="是否已完成")] | None | UnsetType = UNSET
-    owners: Annotated[list_aliased[str], Meta(description="负责人 user_key")] | None | UnsetType = (
-        UNSET
-    )
-    assignee: (
-        Annotated[list_aliased[str], Meta(description="子任务负责人 user_key（非角色联动时）")]
-        | None
-        | UnsetType
-    ) = UNSET
-    role_assignee: (
-        Annotated[
-            list_aliased[RoleOwner],
-            Meta(description="角色负责人（角色联动时；人员未填时也会返回角色）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    owner_usage_mode: (
-        Annotated[
-            int,
-            Meta(description="子任务负责人分配模式，1 自行添加（不限范围/限制范围），2 角色联动"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    owner_roles: (
-        Annotated[
-            list_aliased[str],
-            Meta(description="子任务负责人范围或关联的角色；mode=1 且为空表示负责人自动添加"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    note: Annotated[str, Meta(description="备注")] | None | UnsetType = UNSET
-    actual_begin_time: (
-        Annotated[
-            str,
-            Meta(description="实际开始时间（ISO 8601 字符串，如 2025-10-22T03:43:32.886Z）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    actual_finish_time: (
-        Annotated[str, Meta(description="实际完成时间（ISO 8601 字符串）")] | None | UnsetType
-    ) = UNSET
-    deliverable: (
-        Annotated[list_aliased[FieldValuePair], Meta(description="交付物")] | None | UnsetType
-    ) = UNSET
-    fields: (
-        Annotated[list_aliased[FieldValuePair], Meta(description="子任务字段")] | None | UnsetType
-    ) = UNSET
-
-
 class SubTaskConf(ResponseModel, kw_only=True):
     """
     节点上的子任务配置（流程模板详情的 sub_tasks 元素）
@@ -1936,6 +1904,17 @@ class SubTaskConf(ResponseModel, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
+
+
+class SubTaskParentInfo(ResponseModel, kw_only=True):
+    """
+    子任务的父级信息
+    """
+
+    work_item_id: Annotated[int, Meta(description="父工作项 ID")] | None | UnsetType = UNSET
+    work_item_name: Annotated[str, Meta(description="父工作项名称")] | None | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="父工作项类型")] | None | UnsetType = UNSET
+    node_id: Annotated[str, Meta(description="子任务所在节点 ID")] | None | UnsetType = UNSET
 
 
 class SubWorkItemConf(ResponseModel, kw_only=True):
@@ -1988,6 +1967,25 @@ class SubtasksUpdateResponse(ProjectResponse, kw_only=True):
     data: Annotated[dict[str, Any], Meta(description="空对象")] | None | UnsetType = UNSET
 
 
+class SymbolSetting(ResponseModel, kw_only=True):
+    """
+    数字字段的单位符号
+    """
+
+    display: Annotated[str, Meta(description="显示方式")] | None | UnsetType = UNSET
+    value: Annotated[str, Meta(description="符号")] | None | UnsetType = UNSET
+    layout: Annotated[str, Meta(description="位置")] | None | UnsetType = UNSET
+
+
+class TargetState(ResponseModel, kw_only=True):
+    """
+    目标状态（FieldValuePair.target_state）
+    """
+
+    state_key: Annotated[str, Meta(description="状态 key")] | None | UnsetType = UNSET
+    transition_id: Annotated[int, Meta(description="流转 ID")] | None | UnsetType = UNSET
+
+
 class TaskConf(ResponseModel, kw_only=True):
     """
     更新流程模板时节点上的任务配置（TaskConf）
@@ -2030,6 +2028,34 @@ class Team(ResponseModel, kw_only=True):
         Annotated[list_aliased[str], Meta(description="团队下的管理员 user_key 列表")]
         | None
         | UnsetType
+    ) = UNSET
+    members: (
+        Annotated[
+            list_aliased[str],
+            Meta(description="团队成员 user_key 列表（SDK 的成员名）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class TeamDataScope(ResponseModel, kw_only=True):
+    """
+    团队范围中的一个团队
+    """
+
+    team_id: Annotated[str, Meta(description="团队 ID")] | None | UnsetType = UNSET
+    cascade: Annotated[bool, Meta(description="是否包含下级团队")] | None | UnsetType = UNSET
+
+
+class TeamOption(ResponseModel, kw_only=True):
+    """
+    团队字段的团队范围（TeamOption，页 06 只列出结构名）
+    """
+
+    team_mode: Annotated[str, Meta(description="团队范围模式")] | None | UnsetType = UNSET
+    team_data_scopes: (
+        Annotated[list_aliased[TeamDataScope], Meta(description="团队范围")] | None | UnsetType
     ) = UNSET
 
 
@@ -2172,6 +2198,12 @@ class UserDetail(ResponseModel, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
+    out_user: Annotated[OutUserInfo, Meta(description="外部用户信息")] | None | UnsetType = UNSET
+    departments: (
+        Annotated[list_aliased[DepartmentBasicInfo], Meta(description="所属部门")]
+        | None
+        | UnsetType
+    ) = UNSET
 
 
 class UserGroup(ResponseModel, kw_only=True):
@@ -2235,6 +2267,11 @@ class UsersListTeamsResponse(ProjectResponse, kw_only=True):
 
     data: (
         Annotated[list_aliased[Team], Meta(description="可见项目空间为请求空间的团队列表")]
+        | None
+        | UnsetType
+    ) = UNSET
+    has_more: (
+        Annotated[bool, Meta(description="是否还有更多团队（继续用 offset 翻页）")]
         | None
         | UnsetType
     ) = UNSET
@@ -2387,6 +2424,17 @@ class WBSParentWorkItem(ResponseModel, kw_only=True):
     relation_node_uuid: Annotated[str, Meta(description="关联节点 uuid")] | None | UnsetType = UNSET
 
 
+class WBSReference(ResponseModel, kw_only=True):
+    """
+    WBS 子项引用的另一项（依赖项、排期参照项；SDK 的 DependencyInfo / ScheduleReferenceValue 成员相同）
+    """
+
+    work_item_id: Annotated[int, Meta(description="工作项 ID")] | None | UnsetType = UNSET
+    state_key: Annotated[str, Meta(description="节点 key")] | None | UnsetType = UNSET
+    name: Annotated[str, Meta(description="名称")] | None | UnsetType = UNSET
+    type: Annotated[str, Meta(description="类型")] | None | UnsetType = UNSET
+
+
 class WBSRelationChainEntityItem(ResponseModel, kw_only=True):
     """
     WBS 链路实例中的一级
@@ -2517,22 +2565,6 @@ class WbsStatusConf(ResponseModel, kw_only=True):
     status_order_index: int | None | UnsetType = UNSET
 
 
-class WbsSubInstanceCreate(ResponseModel, kw_only=True):
-    """
-    在草稿中新建子工作项实例
-    """
-
-    project_key: str | None | UnsetType = UNSET
-    work_item_type_key: str | None | UnsetType = UNSET
-    field_values: list_aliased[FieldValuePair] | None | UnsetType = UNSET
-    relation_case: WbsRelationCase | None | UnsetType = UNSET
-    template_id: int | None | UnsetType = UNSET
-    work_item_id: int | None | UnsetType = UNSET
-    linked_resources: list_aliased[LinkedResource] | None | UnsetType = UNSET
-    pre: str | None | UnsetType = UNSET
-    mode: str | None | UnsetType = UNSET
-
-
 class WbsSubProcessConf(ResponseModel, kw_only=True):
     """
     节点关联的子流程（子工作项流程模板）
@@ -2543,6 +2575,45 @@ class WbsSubProcessConf(ResponseModel, kw_only=True):
     template_id: str | None | UnsetType = UNSET
     work_item_type_key: str | None | UnsetType = UNSET
     flow_mode: str | None | UnsetType = UNSET
+
+
+class WorkItemExpand(ResponseModel, kw_only=True):
+    """
+    详情类接口（获取工作项详情、工作流详情、WBS、按关联搜索）的额外参数：Expand 的开关加上交付物、 复合字段分组与 WBS 链路开关（SDK 的 WorkItem_work_item_Expand）
+    """
+
+    need_workflow: (
+        Annotated[bool, Meta(description="返回工作流信息（状态流工作项不支持）")] | None | UnsetType
+    ) = UNSET
+    need_multi_text: Annotated[bool, Meta(description="返回富文本详细内容")] | None | UnsetType = (
+        UNSET
+    )
+    relation_fields_detail: (
+        Annotated[bool, Meta(description="返回关联字段详情")] | None | UnsetType
+    ) = UNSET
+    need_user_detail: Annotated[bool, Meta(description="返回人员详细信息")] | None | UnsetType = (
+        UNSET
+    )
+    need_sub_task_parent: (
+        Annotated[bool, Meta(description="返回子任务父级信息")] | None | UnsetType
+    ) = UNSET
+    need_union_deliverable: (
+        Annotated[bool, Meta(description="是否融合需要交付物（页 36）")] | None | UnsetType
+    ) = UNSET
+    need_group_uuid_for_compound: (
+        Annotated[bool, Meta(description="复合字段返回分组 uuid（页 34）")] | None | UnsetType
+    ) = UNSET
+    need_wbs_relation_chain_entity: (
+        Annotated[bool, Meta(description="是否需要 WBS 链路实例（页 36）")] | None | UnsetType
+    ) = UNSET
+    need_wbs_relation_chain_path: (
+        Annotated[bool, Meta(description="是否需要 WBS 链路层级（页 36）")] | None | UnsetType
+    ) = UNSET
+    need_parent_workitem: (
+        Annotated[bool, Meta(description="返回父工作项（WorkItem.parent_work_item）")]
+        | None
+        | UnsetType
+    ) = UNSET
 
 
 class WorkItemKeyType(ResponseModel, kw_only=True):
@@ -2728,6 +2799,14 @@ class WorkItemsGetTaskResultResponse(ProjectResponse, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
+    data: (
+        Annotated[
+            BatchUpdateTaskResult,
+            Meta(description="同顶层成员，SDK 把它们包在 data 中"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
 
 
 class WorkItemsListManHourRecordsResponse(ProjectResponse, kw_only=True):
@@ -2896,7 +2975,14 @@ class Business(ResponseModel, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
-    order: Annotated[int, Meta(description="排序字段")] | None | UnsetType = UNSET
+    order: (
+        Annotated[
+            int | float,
+            Meta(description="排序字段（页 06 为 int64，SDK 为 float64：响应两者都接受）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
     super_masters: (
         Annotated[list_aliased[str], Meta(description="业务线超级管理员数组")] | None | UnsetType
     ) = UNSET
@@ -2910,6 +2996,7 @@ class Business(ResponseModel, kw_only=True):
     children: (
         Annotated[list_aliased[Business], Meta(description="子业务线信息")] | None | UnsetType
     ) = UNSET
+    template_type: Annotated[str, Meta(description="模板类型")] | None | UnsetType = UNSET
 
 
 class ChartData(ResponseModel, kw_only=True):
@@ -2945,6 +3032,26 @@ class ChartList(ResponseModel, kw_only=True):
     )
     chart_page: (
         Annotated[Pagination, Meta(description="分页信息（total 为图表总数量）")] | None | UnsetType
+    ) = UNSET
+
+
+class Comment(ResponseModel, kw_only=True):
+    """
+    评论
+    """
+
+    id: Annotated[int, Meta(description="评论 id")] | None | UnsetType = UNSET
+    work_item_id: Annotated[int, Meta(description="评论所属工作项 id")] | None | UnsetType = UNSET
+    work_item_type_key: (
+        Annotated[str, Meta(description="评论所属工作项类型")] | None | UnsetType
+    ) = UNSET
+    created_at: Annotated[int, Meta(description="评论创建时间，毫秒精度")] | None | UnsetType = (
+        UNSET
+    )
+    operator: Annotated[str, Meta(description="评论人 user_key")] | None | UnsetType = UNSET
+    content: Annotated[str, Meta(description="评论内容")] | None | UnsetType = UNSET
+    doc_rich_text: (
+        Annotated[DocRichText, Meta(description="文档格式的富文本内容")] | None | UnsetType
     ) = UNSET
 
 
@@ -3009,16 +3116,6 @@ class ConfigListFieldOptionsResponseData(ResponseModel, kw_only=True):
     field_alias: str | None | UnsetType = UNSET
     level_mode: Annotated[str, Meta(description="级联模式")] | None | UnsetType = UNSET
     level_class: Annotated[str, Meta(description="级联层级")] | None | UnsetType = UNSET
-
-
-class ConfigListFieldsResponse(ProjectResponse, kw_only=True):
-    """
-    Response of config.list_fields: 获取字段信息
-    """
-
-    data: Annotated[list_aliased[SimpleField], Meta(description="字段信息")] | None | UnsetType = (
-        UNSET
-    )
 
 
 class ConfigListRelationsResponse(ProjectResponse, kw_only=True):
@@ -3146,39 +3243,67 @@ class FieldConf(ResponseModel, kw_only=True):
         Annotated[list_aliased[FieldConf], Meta(description="复合字段的子字段")] | None | UnsetType
     ) = UNSET
     options: (
-        Annotated[list_aliased[Any], Meta(description="选项（选项类字段）")] | None | UnsetType
-    ) = UNSET
-
-
-class FieldDeliverableItem(ResponseModel, kw_only=True):
-    """
-    字段交付物
-    """
-
-    field_info: (
-        Annotated[FieldDeliverableItemFieldInfo, Meta(description="字段信息")] | None | UnsetType
-    ) = UNSET
-    placeholder: Annotated[str, Meta(description="占位符")] | None | UnsetType = UNSET
-    remark: Annotated[str, Meta(description="备注")] | None | UnsetType = UNSET
-    status: Annotated[int, Meta(description="交付物状态")] | None | UnsetType = UNSET
-
-
-class FinishedConclusionInfo(ResponseModel, kw_only=True):
-    """
-    评审结论
-    """
-
-    finished_conclusion_result: (
-        Annotated[FinishedConclusionResultItem, Meta(description="汇总结论，无效时不展示")]
+        Annotated[
+            list_aliased[Option],
+            Meta(
+                description="选项（选项类字段；元素结构取自厂商 SDK 的 OptionConf，与页 49 的 Option 同名成员）"
+            ),
+        ]
         | None
         | UnsetType
     ) = UNSET
-    owners_finished_conclusion_result: (
-        Annotated[
-            list_aliased[FinishedOwnerConclusionInfo],
-            Meta(description="人员结论，无效时不展示"),
-        ]
+    work_item_relation: (
+        Annotated[WorkItemRelation, Meta(description="关联字段所用的工作项关系")] | None | UnsetType
+    ) = UNSET
+    editable_personnel_scope: (
+        Annotated[EditablePersonnelScope, Meta(description="可编辑人员范围")] | None | UnsetType
+    ) = UNSET
+
+
+class FieldDeliverableItemFieldInfo(ResponseModel, kw_only=True):
+    """
+    字段信息
+    """
+
+    field_key: Annotated[str, Meta(description="字段 key")] | None | UnsetType = UNSET
+    field_alias: Annotated[str, Meta(description="字段对接标识")] | None | UnsetType = UNSET
+    field_value: Annotated[Any, Meta(description="字段值，格式取决于字段类型")] | UnsetType = UNSET
+    field_value_type: Annotated[str, Meta(description="字段值类型")] | None | UnsetType = UNSET
+    field_type_key: Annotated[str, Meta(description="字段类型")] | None | UnsetType = UNSET
+    field_name: Annotated[str, Meta(description="字段名称")] | None | UnsetType = UNSET
+    help_description: Annotated[str, Meta(description="字段的填写说明")] | None | UnsetType = UNSET
+    target_state: (
+        Annotated[TargetState, Meta(description="字段关联的目标状态")] | None | UnsetType
+    ) = UNSET
+    update_mode: (
+        Annotated[int, Meta(description="更新方式（SDK 的 int32 值）")] | None | UnsetType
+    ) = UNSET
+
+
+class FieldValuePair(ResponseModel, kw_only=True):
+    """
+    字段及其值；field_key 与 field_alias 二选一必填
+    """
+
+    field_key: Annotated[str, Meta(description="字段 key")] | None | UnsetType = UNSET
+    field_alias: Annotated[str, Meta(description="字段对接标识")] | None | UnsetType = UNSET
+    field_type_key: Annotated[str, Meta(description="字段类型")] | None | UnsetType = UNSET
+    field_name: Annotated[str, Meta(description="字段名称（响应）")] | None | UnsetType = UNSET
+    help_description: (
+        Annotated[str, Meta(description="字段的填写说明（页 07 关注人示例）")] | None | UnsetType
+    ) = UNSET
+    target_state: (
+        Annotated[TargetState, Meta(description="字段关联的目标状态（状态流转时）")]
         | None
+        | UnsetType
+    ) = UNSET
+    update_mode: (
+        Annotated[int, Meta(description="更新方式（SDK 的 int32 值，页面未给出取值）")]
+        | None
+        | UnsetType
+    ) = UNSET
+    field_value: (
+        Annotated[Any, Meta(description="字段值，格式取决于字段类型（见字段与属性解析格式）")]
         | UnsetType
     ) = UNSET
 
@@ -3215,24 +3340,6 @@ class FinishedConclusionOption(ResponseModel, kw_only=True):
     ) = UNSET
 
 
-class FinishedOpinionInfo(ResponseModel, kw_only=True):
-    """
-    评审意见
-    """
-
-    finished_opinion_result: (
-        Annotated[str, Meta(description="汇总意见，无效时不展示")] | None | UnsetType
-    ) = UNSET
-    owners_finished_opinion_result: (
-        Annotated[
-            list_aliased[FinishedOwnerOpinionInfo],
-            Meta(description="人员意见，无效时不展示"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-
-
 class MeasuresGetChartResponse(ProjectResponse, kw_only=True):
     """
     Response of measures.get_chart: 获取度量图表明细数据
@@ -3261,16 +3368,42 @@ class MultiSignalDetail(ResponseModel, kw_only=True):
     query_link: MultiSignalQueryLink | None | UnsetType = UNSET
 
 
-class NodeTask(ResponseModel, kw_only=True):
+class MultiText(ResponseModel, kw_only=True):
     """
-    节点及其子任务（获取子任务详情的元素）
+    一个富文本字段的详细内容（WorkItem.multi_texts 元素）
     """
 
-    id: Annotated[str, Meta(description="节点 ID")] | None | UnsetType = UNSET
-    state_key: Annotated[str, Meta(description="节点 key")] | None | UnsetType = UNSET
-    sub_tasks: (
-        Annotated[list_aliased[SubTask], Meta(description="节点下的子任务")] | None | UnsetType
+    field_key: Annotated[str, Meta(description="富文本字段 key")] | None | UnsetType = UNSET
+    field_value: Annotated[MultiTextDetail, Meta(description="富文本内容")] | None | UnsetType = (
+        UNSET
+    )
+
+
+class NodeWBSRoleOwners(ResponseModel, kw_only=True):
+    """
+    WBS 某一层级工作项的角色负责人
+    """
+
+    path: Annotated[str, Meta(description="层级路径")] | None | UnsetType = UNSET
+    work_item_id: Annotated[int, Meta(description="工作项 ID")] | None | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | None | UnsetType = UNSET
+    name: Annotated[str, Meta(description="名称")] | None | UnsetType = UNSET
+    role_owners: (
+        Annotated[list_aliased[RoleOwner], Meta(description="角色负责人")] | None | UnsetType
     ) = UNSET
+
+
+class NumberConfig(ResponseModel, kw_only=True):
+    """
+    数字字段的显示配置
+    """
+
+    scaling_ratio: Annotated[str, Meta(description="缩放比例")] | None | UnsetType = UNSET
+    display_digits: Annotated[int, Meta(description="显示的小数位数")] | None | UnsetType = UNSET
+    symbol_setting: Annotated[SymbolSetting, Meta(description="单位符号")] | None | UnsetType = (
+        UNSET
+    )
+    thousandth: Annotated[bool, Meta(description="是否显示千分位")] | None | UnsetType = UNSET
 
 
 class OperationRecordContent(ResponseModel, kw_only=True):
@@ -3293,6 +3426,38 @@ class OperationRecordContent(ResponseModel, kw_only=True):
     new: Annotated[list_aliased[str], Meta(description="新值")] | None | UnsetType = UNSET
     add: Annotated[list_aliased[str], Meta(description="新增值")] | None | UnsetType = UNSET
     delete: Annotated[list_aliased[str], Meta(description="删除值")] | None | UnsetType = UNSET
+    object_property: Annotated[str, Meta(description="变更对象的属性")] | None | UnsetType = UNSET
+    status_values: (
+        Annotated[list_aliased[ObjectStatusValue], Meta(description="状态值")] | None | UnsetType
+    ) = UNSET
+    extra: (
+        Annotated[dict[str, list_aliased[str]], Meta(description="附加信息（key → 值列表）")]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class Owner(ResponseModel, kw_only=True):
+    """
+    人员对象（评审意见、结论中的人员）
+    """
+
+    id: Annotated[str, Meta(description="人员 ID")] | None | UnsetType = UNSET
+    username: Annotated[str, Meta(description="user_key / 用户名")] | None | UnsetType = UNSET
+    name: Annotated[str, Meta(description="姓名")] | None | UnsetType = UNSET
+    en_name: Annotated[str, Meta(description="英文名")] | None | UnsetType = UNSET
+    nickname: Annotated[str, Meta(description="昵称")] | None | UnsetType = UNSET
+    email: Annotated[str, Meta(description="邮箱")] | None | UnsetType = UNSET
+    employee_id: Annotated[str, Meta(description="工号")] | None | UnsetType = field(
+        name="employeeId", default=UNSET
+    )
+    lark_open_id: Annotated[str, Meta(description="飞书 open_id")] | None | UnsetType = field(
+        name="larkOpenId", default=UNSET
+    )
+    avatar: Annotated[str, Meta(description="头像")] | None | UnsetType = UNSET
+    avatar_url: Annotated[str, Meta(description="头像链接")] | None | UnsetType = UNSET
+    department: Annotated[OwnerDepartment, Meta(description="部门")] | None | UnsetType = UNSET
+    leader: Annotated[OwnerLeader, Meta(description="上级")] | None | UnsetType = UNSET
 
 
 class PlanTablesCompleteCreateAuditResponse(ProjectResponse, kw_only=True):
@@ -3331,6 +3496,19 @@ class ProjectRelationRule(ResponseModel, kw_only=True):
     remote_project_key: Annotated[str, Meta(description="关联空间 key")] | None | UnsetType = UNSET
     remote_project_name: Annotated[str, Meta(description="关联空间名称")] | None | UnsetType = UNSET
     rules: list_aliased[RelationRule] | None | UnsetType = UNSET
+
+
+class RelationFieldDetail(ResponseModel, kw_only=True):
+    """
+    关联字段详情（WorkItem.relation_fields_detail 元素）
+    """
+
+    field_key: Annotated[str, Meta(description="关联字段 key")] | None | UnsetType = UNSET
+    detail: (
+        Annotated[list_aliased[RelationFieldTarget], Meta(description="被关联的工作项")]
+        | None
+        | UnsetType
+    ) = UNSET
 
 
 class RelationsListRulesResponse(ProjectResponse, kw_only=True):
@@ -3390,24 +3568,6 @@ class RequiredFormItem(ResponseModel, kw_only=True):
         Annotated[
             RequiredStateInfo,
             Meta(description="节点信息控件信息（class 为 control 时）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-
-
-class ResourceLibSetting(ResponseModel, kw_only=True):
-    """
-    资源库配置
-    """
-
-    enable_roles: (
-        Annotated[list_aliased[BelongRole], Meta(description="资源库角色")] | None | UnsetType
-    ) = UNSET
-    enable_fields: (
-        Annotated[
-            list_aliased[SimpleField],
-            Meta(description="资源库字段（field_alias、field_key、field_name、field_type_key）"),
         ]
         | None
         | UnsetType
@@ -3495,41 +3655,137 @@ class SearchSpaceAggFieldsResponseData(ResponseModel, kw_only=True):
     agg_resource_items: list_aliased[AggResourceItem] | None | UnsetType = UNSET
 
 
-class SubDetail(ResponseModel, kw_only=True):
+class SimpleField(ResponseModel, kw_only=True):
     """
-    子任务搜索结果（获取指定的子任务列表的元素）
-    """
-
-    work_item_id: Annotated[int, Meta(description="子任务所属工作项 ID")] | None | UnsetType = UNSET
-    work_item_name: Annotated[str, Meta(description="工作项名称")] | None | UnsetType = UNSET
-    node_id: Annotated[str, Meta(description="子任务所在节点 ID")] | None | UnsetType = UNSET
-    sub_task: Annotated[SubTask, Meta(description="子任务")] | None | UnsetType = UNSET
-
-
-class SubtasksListResponse(ProjectResponse, kw_only=True):
-    """
-    Response of subtasks.list: 获取子任务详情
+    字段基础信息（SimpleField）
     """
 
-    data: (
-        Annotated[list_aliased[NodeTask], Meta(description="节点及其子任务")] | None | UnsetType
+    field_key: Annotated[str, Meta(description="字段 key")] | None | UnsetType = UNSET
+    field_alias: Annotated[str, Meta(description="字段对接标识")] | None | UnsetType = UNSET
+    field_name: Annotated[str, Meta(description="字段名称")] | None | UnsetType = UNSET
+    field_type_key: Annotated[str, Meta(description="字段类型")] | None | UnsetType = UNSET
+    is_custom_field: Annotated[bool, Meta(description="是否为自定义字段")] | None | UnsetType = (
+        UNSET
+    )
+    work_item_scopes: (
+        Annotated[list_aliased[str], Meta(description="作用范围（工作项类型）")] | None | UnsetType
+    ) = UNSET
+    value_generate_mode: (
+        Annotated[str, Meta(description="字段生成方式，如 Default")] | None | UnsetType
+    ) = UNSET
+    relation_id: Annotated[str, Meta(description="关联关系 ID")] | None | UnsetType = UNSET
+    options: (
+        Annotated[list_aliased[Option], Meta(description="选项（选择类型字段）")] | None | UnsetType
+    ) = UNSET
+    compound_fields: (
+        Annotated[list_aliased[SimpleField], Meta(description="复合字段的子字段")]
+        | None
+        | UnsetType
+    ) = UNSET
+    is_obsoleted: Annotated[bool, Meta(description="字段是否已废弃")] | None | UnsetType = UNSET
+    editable_personnel_scope: (
+        Annotated[EditablePersonnelScope, Meta(description="可编辑人员范围")] | None | UnsetType
+    ) = UNSET
+    number_config: (
+        Annotated[NumberConfig, Meta(description="数字字段的显示配置")] | None | UnsetType
     ) = UNSET
 
 
-class SubtasksSearchResponse(ProjectResponse, kw_only=True):
+class StateFlowNode(ResponseModel, kw_only=True):
     """
-    Response of subtasks.search: 获取指定的子任务列表（跨空间）
+    状态流工作项的状态。页 35 的状态流返回示例未被抓取；成员按页 06 的 StateFlowNode 结构名与 节点流同名成员给出。
     """
 
-    data: (
+    id: Annotated[str, Meta(description="状态 ID（state_key）")] | None | UnsetType = UNSET
+    name: Annotated[str, Meta(description="状态名称")] | None | UnsetType = UNSET
+    status: (
         Annotated[
-            list_aliased[SubDetail],
-            Meta(description="符合条件的子任务及其所属工作项、节点"),
+            int,
+            Meta(
+                description="状态（WFState.status），1 未到达，2 当前状态，3 已经过 Known values: 1, 2, 3."
+            ),
         ]
         | None
         | UnsetType
     ) = UNSET
-    pagination: Pagination | None | UnsetType = UNSET
+    role_owners: (
+        Annotated[list_aliased[RoleOwner], Meta(description="角色及负责人")] | None | UnsetType
+    ) = UNSET
+    fields: (
+        Annotated[list_aliased[FieldValuePair], Meta(description="状态表单字段")] | None | UnsetType
+    ) = UNSET
+    actual_begin_time: Annotated[str, Meta(description="状态开始时间")] | None | UnsetType = UNSET
+    actual_finish_time: Annotated[str, Meta(description="状态结束时间")] | None | UnsetType = UNSET
+
+
+class SubTask(ResponseModel, kw_only=True):
+    """
+    节点子任务
+    """
+
+    id: Annotated[str, Meta(description="子任务 ID")] | None | UnsetType = UNSET
+    name: Annotated[str, Meta(description="子任务名称")] | None | UnsetType = UNSET
+    schedules: (
+        Annotated[
+            list_aliased[Schedule],
+            Meta(description="不同用户的排期（仅差异化排期时有值）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    order: Annotated[float, Meta(description="子任务顺序")] | None | UnsetType = UNSET
+    details: Annotated[str, Meta(description="子任务详情")] | None | UnsetType = UNSET
+    passed: Annotated[bool, Meta(description="是否已完成")] | None | UnsetType = UNSET
+    owners: Annotated[list_aliased[str], Meta(description="负责人 user_key")] | None | UnsetType = (
+        UNSET
+    )
+    assignee: (
+        Annotated[list_aliased[str], Meta(description="子任务负责人 user_key（非角色联动时）")]
+        | None
+        | UnsetType
+    ) = UNSET
+    role_assignee: (
+        Annotated[
+            list_aliased[RoleOwner],
+            Meta(description="角色负责人（角色联动时；人员未填时也会返回角色）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    owner_usage_mode: (
+        Annotated[
+            int,
+            Meta(description="子任务负责人分配模式，1 自行添加（不限范围/限制范围），2 角色联动"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    owner_roles: (
+        Annotated[
+            list_aliased[str],
+            Meta(description="子任务负责人范围或关联的角色；mode=1 且为空表示负责人自动添加"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    note: Annotated[str, Meta(description="备注")] | None | UnsetType = UNSET
+    actual_begin_time: (
+        Annotated[
+            str,
+            Meta(description="实际开始时间（ISO 8601 字符串，如 2025-10-22T03:43:32.886Z）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    actual_finish_time: (
+        Annotated[str, Meta(description="实际完成时间（ISO 8601 字符串）")] | None | UnsetType
+    ) = UNSET
+    deliverable: (
+        Annotated[list_aliased[FieldValuePair], Meta(description="交付物")] | None | UnsetType
+    ) = UNSET
+    fields: (
+        Annotated[list_aliased[FieldValuePair], Meta(description="子任务字段")] | None | UnsetType
+    ) = UNSET
 
 
 class Tenant(ResponseModel, kw_only=True):
@@ -3615,23 +3871,6 @@ class TransRequiredInfo(ResponseModel, kw_only=True):
     ) = UNSET
 
 
-class UnionDeliverable(ResponseModel, kw_only=True):
-    """
-    融合交付物（need_union_deliverable 时返回）
-    """
-
-    field_deliverables: (
-        Annotated[list_aliased[FieldDeliverableItem], Meta(description="字段交付物")]
-        | None
-        | UnsetType
-    ) = UNSET
-    instance_deliverables: (
-        Annotated[list_aliased[InstanceDeliverableItem], Meta(description="实例交付物")]
-        | None
-        | UnsetType
-    ) = UNSET
-
-
 class UsersCreateGroupResponse(ProjectResponse, kw_only=True):
     """
     Response of users.create_group: 创建自定义用户组
@@ -3683,108 +3922,6 @@ class WBSRelationChainPath(ResponseModel, kw_only=True):
     ) = UNSET
 
 
-class WBSWorkItem(ResponseModel, kw_only=True):
-    """
-    WBS 子项（节点、子任务或子工作项）
-    """
-
-    node_uuid: Annotated[str, Meta(description="节点 uuid")] | None | UnsetType = UNSET
-    work_item_id: Annotated[int, Meta(description="工作项 ID")] | None | UnsetType = UNSET
-    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | None | UnsetType = UNSET
-    type: (
-        Annotated[
-            str,
-            Meta(
-                description="类型：节点 node、子任务 sub_task、子工作项 sub_workitem Known values: node, sub_task, sub_workitem."
-            ),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    name: Annotated[str, Meta(description="名称")] | None | UnsetType = UNSET
-    wbs_status: (
-        Annotated[str, Meta(description="所属状态（泳道图中的状态）")] | None | UnsetType
-    ) = UNSET
-    wbs_status_map: Annotated[WBSStatusMap, Meta(description="WBS 状态映射")] | None | UnsetType = (
-        UNSET
-    )
-    sub_work_item: (
-        Annotated[
-            list_aliased[WBSWorkItem],
-            Meta(description="下级子项（type 为 node / sub_workitem 时有值）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    deliverable: (
-        Annotated[
-            list_aliased[FieldValuePair],
-            Meta(description="交付物（字段类型，按复合字段结构返回）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    role_owners: (
-        Annotated[list_aliased[RoleOwner], Meta(description="角色负责人")] | None | UnsetType
-    ) = UNSET
-    schedule: Annotated[Schedule, Meta(description="排期")] | None | UnsetType = UNSET
-    schedules: (
-        Annotated[list_aliased[Schedule], Meta(description="按人排期")] | None | UnsetType
-    ) = UNSET
-    points: Annotated[float, Meta(description="估分")] | None | UnsetType = UNSET
-    milestone: Annotated[bool, Meta(description="是否里程碑")] | None | UnsetType = UNSET
-    union_deliverable: (
-        Annotated[
-            UnionDeliverable,
-            Meta(description="融合交付物（need_union_deliverable 时返回）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-
-
-class WbsDraft(ResponseModel, kw_only=True):
-    """
-    计划表草稿
-    """
-
-    template_uuid: str | None | UnsetType = UNSET
-    template_version: int | None | UnsetType = UNSET
-    work_item_type_key: str | None | UnsetType = UNSET
-    related_sub_work_items: list_aliased[WBSWorkItem] | None | UnsetType = UNSET
-    connections: list_aliased[Connection] | None | UnsetType = UNSET
-    draft_id: str | None | UnsetType = UNSET
-    delete_uuids: list_aliased[str] | None | UnsetType = UNSET
-    role_owners: dict[str, list_aliased[RoleOwner]] | None | UnsetType = UNSET
-    user_details: list_aliased[UserDetail] | None | UnsetType = UNSET
-    work_item_id: int | None | UnsetType = UNSET
-
-
-class WbsDraftOperationValue(ResponseModel, kw_only=True):
-    """
-    编辑操作的内容；按 operation_type 只填相关成员
-    """
-
-    name: str | None | UnsetType = UNSET
-    role_owners: list_aliased[RoleOwner] | None | UnsetType = UNSET
-    operation_create: WbsDraftOperationCreate | None | UnsetType = UNSET
-    child_orders: list_aliased[WbsChildOrder] | None | UnsetType = UNSET
-    deleted_uuids: list_aliased[str] | None | UnsetType = UNSET
-    delete_linkage_uuids: bool | None | UnsetType = UNSET
-    reason: str | None | UnsetType = UNSET
-    schedule: Schedule | None | UnsetType = UNSET
-    schedules: list_aliased[Schedule] | None | UnsetType = UNSET
-    wbs_work_item: WBSWorkItem | None | UnsetType = UNSET
-    connections: list_aliased[Connection] | None | UnsetType = UNSET
-    restore_uuids: list_aliased[str] | None | UnsetType = UNSET
-    wbs_status: str | None | UnsetType = UNSET
-    seq_order_info: SeqOrderInfo | None | UnsetType = UNSET
-    sub_instance_create: WbsSubInstanceCreate | None | UnsetType = UNSET
-    dismantle_mode: int | None | UnsetType = UNSET
-    union_deliveries: list_aliased[UnionDelivery] | None | UnsetType = UNSET
-    is_schedule_agg_item: bool | None | UnsetType = UNSET
-
-
 class WbsNodeConf(ResponseModel, kw_only=True):
     """
     计划表流程类型的一个节点
@@ -3802,187 +3939,20 @@ class WbsNodeConf(ResponseModel, kw_only=True):
     wbs_node_map: WbsNodeMap | None | UnsetType = UNSET
 
 
-class WbsViewResponse(ResponseModel, kw_only=True):
+class WbsSubInstanceCreate(ResponseModel, kw_only=True):
     """
-    WBS 工作流信息
-    """
-
-    template_key: Annotated[str, Meta(description="使用的模板 key")] | None | UnsetType = UNSET
-    template_id: Annotated[str, Meta(description="模板 ID")] | None | UnsetType = UNSET
-    template_name: Annotated[str, Meta(description="模板名称")] | None | UnsetType = UNSET
-    template_version: Annotated[int, Meta(description="模板版本")] | None | UnsetType = UNSET
-    related_sub_work_items: (
-        Annotated[
-            list_aliased[WBSWorkItem],
-            Meta(description="关联子工作项（节点、子任务、子工作项）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    related_parent_work_item: (
-        Annotated[WBSParentWorkItem, Meta(description="关联父工作项")] | None | UnsetType
-    ) = UNSET
-    connections: (
-        Annotated[list_aliased[Connection], Meta(description="节点上下游信息")] | None | UnsetType
-    ) = UNSET
-    user_details: (
-        Annotated[list_aliased[UserDetail], Meta(description="人员详情")] | None | UnsetType
-    ) = UNSET
-    relation_chain_path: (
-        Annotated[WBSRelationChainPath, Meta(description="WBS 链路层级")] | None | UnsetType
-    ) = UNSET
-    relation_chain_entity: (
-        Annotated[WBSRelationChainEntity, Meta(description="WBS 链路实例")] | None | UnsetType
-    ) = UNSET
-
-
-class WbsWorkflowConf(ResponseModel, kw_only=True):
-    """
-    计划表流程类型的状态、节点与连线配置
+    在草稿中新建子工作项实例
     """
 
-    status_infos: list_aliased[WbsStatusConf] | None | UnsetType = UNSET
-    node_infos: list_aliased[WbsNodeConf] | None | UnsetType = UNSET
-    connections: list_aliased[Connection] | None | UnsetType = UNSET
-
-
-class WorkItem(ResponseModel, kw_only=True):
-    """
-    工作项实例（WorkItemInfo）
-    """
-
-    id: Annotated[int, Meta(description="工作项 ID")] | None | UnsetType = UNSET
-    name: Annotated[str, Meta(description="工作项名称")] | None | UnsetType = UNSET
-    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | None | UnsetType = UNSET
-    project_key: Annotated[str, Meta(description="空间 ID")] | None | UnsetType = UNSET
-    simple_name: Annotated[str, Meta(description="空间域名")] | None | UnsetType = UNSET
-    template_type: (
-        Annotated[str, Meta(description="模板类型（已废弃） Deprecated.")] | None | UnsetType
-    ) = UNSET
-    template_id: Annotated[int, Meta(description="流程模板 ID")] | None | UnsetType = UNSET
-    template: (
-        Annotated[str, Meta(description="流程类型（page 58 示例，如 control）")] | None | UnsetType
-    ) = UNSET
-    pattern: (
-        Annotated[
-            str,
-            Meta(description="工作流模式：Node 节点流，State 状态流 Known values: Node, State."),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    sub_stage: (
-        Annotated[str, Meta(description="需求状态（已弃用） Deprecated.")] | None | UnsetType
-    ) = UNSET
-    work_item_status: WorkItemStatus | None | UnsetType = UNSET
-    current_nodes: (
-        Annotated[
-            list_aliased[NodeBasicInfo],
-            Meta(description="当前进行中节点（仅节点流有值）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    state_times: (
-        Annotated[list_aliased[StateTime], Meta(description="节点/状态保持时间")] | None | UnsetType
-    ) = UNSET
-    created_by: str | None | UnsetType = UNSET
-    updated_by: str | None | UnsetType = UNSET
-    deleted_by: str | None | UnsetType = UNSET
-    created_at: int | None | UnsetType = UNSET
-    updated_at: int | None | UnsetType = UNSET
-    deleted_at: int | None | UnsetType = UNSET
-    fields: (
-        Annotated[list_aliased[FieldValuePair], Meta(description="字段信息")] | None | UnsetType
-    ) = UNSET
-
-
-class WorkItemTypeConf(ResponseModel, kw_only=True):
-    """
-    工作项类型基础信息配置
-    """
-
-    type_key: Annotated[str, Meta(description="工作项类型 key")] | None | UnsetType = UNSET
-    name: Annotated[str, Meta(description="工作项类型名称")] | None | UnsetType = UNSET
-    flow_mode: (
-        Annotated[
-            str,
-            Meta(
-                description="流程模式：workflow 节点流，stateflow 状态流 Known values: workflow, stateflow."
-            ),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    api_name: Annotated[str, Meta(description="系统标识")] | None | UnsetType = UNSET
-    description: Annotated[str, Meta(description="描述")] | None | UnsetType = UNSET
-    is_disabled: Annotated[bool, Meta(description="是否禁用该工作项")] | None | UnsetType = UNSET
-    is_pinned: Annotated[bool, Meta(description="是否设置为导航入口")] | None | UnsetType = UNSET
-    enable_schedule: (
-        Annotated[
-            bool,
-            Meta(
-                description="是否支持工作项整体排期（true 时以下排期相关字段才生效；仅状态流工作项支持）"
-            ),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    schedule_field_key: Annotated[str, Meta(description="排期字段 key")] | None | UnsetType = UNSET
-    schedule_field_name: Annotated[str, Meta(description="排期字段名称")] | None | UnsetType = UNSET
-    estimate_point_field_key: (
-        Annotated[str, Meta(description="估分字段 key")] | None | UnsetType
-    ) = UNSET
-    estimate_point_field_name: (
-        Annotated[str, Meta(description="估分字段名称")] | None | UnsetType
-    ) = UNSET
-    actual_work_time_field_key: (
-        Annotated[str, Meta(description="实际工时字段 key")] | None | UnsetType
-    ) = UNSET
-    actual_work_time_field_name: (
-        Annotated[str, Meta(description="实际工时字段名称")] | None | UnsetType
-    ) = UNSET
-    belong_roles: (
-        Annotated[list_aliased[BelongRole], Meta(description="所属角色")] | None | UnsetType
-    ) = UNSET
-    actual_work_time_switch: (
-        Annotated[
-            bool,
-            Meta(
-                description="工作项工时开放开关：true 通过 Open API 管理工时，false 通过平台标准功能管理"
-            ),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    enable_model_resource_lib: (
-        Annotated[bool, Meta(description="是否可用并开启资源库")] | None | UnsetType
-    ) = UNSET
-    resource_lib_setting: (
-        Annotated[ResourceLibSetting, Meta(description="资源库配置")] | None | UnsetType
-    ) = UNSET
-
-
-class WorkItemsFilterAcrossProjectsResponse(ProjectResponse, kw_only=True):
-    """
-    Response of work_items.filter_across_projects: 获取指定的工作项列表（跨空间）
-    """
-
-    data: (
-        Annotated[list_aliased[WorkItem], Meta(description="工作项列表（WorkItemInfo）")]
-        | None
-        | UnsetType
-    ) = UNSET
-    pagination: Pagination | None | UnsetType = UNSET
-
-
-class WorkItemsFilterResponse(ProjectResponse, kw_only=True):
-    """
-    Response of work_items.filter: 获取指定的工作项列表（单空间）
-    """
-
-    data: list_aliased[WorkItem] | None | UnsetType = UNSET
-    pagination: Pagination | None | UnsetType = UNSET
+    project_key: str | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    field_values: list_aliased[FieldValuePair] | None | UnsetType = UNSET
+    relation_case: WbsRelationCase | None | UnsetType = UNSET
+    template_id: int | None | UnsetType = UNSET
+    work_item_id: int | None | UnsetType = UNSET
+    linked_resources: list_aliased[LinkedResource] | None | UnsetType = UNSET
+    pre: str | None | UnsetType = UNSET
+    mode: str | None | UnsetType = UNSET
 
 
 class WorkItemsMetaResponse(ProjectResponse, kw_only=True):
@@ -3999,40 +3969,6 @@ class WorkItemsQueryConclusionOptionsResponse(ProjectResponse, kw_only=True):
     """
 
     data: list_aliased[FinishedConclusionOption] | None | UnsetType = UNSET
-
-
-class WorkItemsQueryResponse(ProjectResponse, kw_only=True):
-    """
-    Response of work_items.query: 获取工作项详情
-    """
-
-    data: list_aliased[WorkItem] | None | UnsetType = UNSET
-
-
-class WorkItemsSearchByParamsResponse(ProjectResponse, kw_only=True):
-    """
-    Response of work_items.search_by_params: 获取指定的工作项列表（单空间-复杂传参）
-    """
-
-    data: (
-        Annotated[list_aliased[WorkItem], Meta(description="工作项列表（最多 5000 条）")]
-        | None
-        | UnsetType
-    ) = UNSET
-    pagination: Pagination | None | UnsetType = UNSET
-
-
-class WorkItemsSearchByRelationResponse(ProjectResponse, kw_only=True):
-    """
-    Response of work_items.search_by_relation: 获取指定的关联工作项列表（单空间）
-    """
-
-    data: (
-        Annotated[list_aliased[WorkItem], Meta(description="关联的工作项列表（WorkItemInfo）")]
-        | None
-        | UnsetType
-    ) = UNSET
-    pagination: Pagination | None | UnsetType = UNSET
 
 
 class WorkflowConf(ResponseModel, kw_only=True):
@@ -4142,6 +4078,7 @@ class WorkflowConf(ResponseModel, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
+    belong_status: Annotated[str, Meta(description="节点所属状态")] | None | UnsetType = UNSET
 
 
 class WorkflowsTransitionRequiredInfoResponse(ProjectResponse, kw_only=True):
@@ -4154,14 +4091,6 @@ class WorkflowsTransitionRequiredInfoResponse(ProjectResponse, kw_only=True):
     )
 
 
-class WorkflowsWbsViewResponse(ProjectResponse, kw_only=True):
-    """
-    Response of workflows.wbs_view: 获取工作流详情（WBS）
-    """
-
-    data: Annotated[WbsViewResponse, Meta(description="WBS 工作流信息")] | None | UnsetType = UNSET
-
-
 class AINodeAIInfo(ResponseModel, kw_only=True):
     """
     AI 节点的 AI 应用执行信息
@@ -4172,16 +4101,6 @@ class AINodeAIInfo(ResponseModel, kw_only=True):
     props: list_aliased[AIProp] | None | UnsetType = UNSET
 
 
-class ConfigGetWorkItemTypeResponse(ProjectResponse, kw_only=True):
-    """
-    Response of config.get_work_item_type: 获取工作项基础信息配置
-    """
-
-    data: (
-        Annotated[WorkItemTypeConf, Meta(description="工作项类型的详细信息")] | None | UnsetType
-    ) = UNSET
-
-
 class ConfigListFieldOptionsResponse(ProjectResponse, kw_only=True):
     """
     Response of config.list_field_options: 获取工作项指定字段可选选项
@@ -4189,6 +4108,38 @@ class ConfigListFieldOptionsResponse(ProjectResponse, kw_only=True):
 
     data: (
         Annotated[ConfigListFieldOptionsResponseData, Meta(description="字段及其可选选项")]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class ConfigListFieldsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of config.list_fields: 获取字段信息
+    """
+
+    data: Annotated[list_aliased[SimpleField], Meta(description="字段信息")] | None | UnsetType = (
+        UNSET
+    )
+
+
+class Connection(ResponseModel, kw_only=True):
+    """
+    节点/状态流转连线
+    """
+
+    source_state_key: Annotated[str, Meta(description="开始节点 id")] | None | UnsetType = UNSET
+    target_state_key: Annotated[str, Meta(description="目标节点 id")] | None | UnsetType = UNSET
+    transition_id: (
+        Annotated[
+            int,
+            Meta(description="流转 ID（仅状态流；状态流转接口所需的 transition_id）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    fields: (
+        Annotated[list_aliased[FieldConf], Meta(description="流转时需填写的字段")]
         | None
         | UnsetType
     ) = UNSET
@@ -4214,27 +4165,64 @@ class DeliverableInfo(ResponseModel, kw_only=True):
     delivery_related_info: DeliveryRelatedInfo | None | UnsetType = UNSET
 
 
-class FinishedInfoItem(ResponseModel, kw_only=True):
+class FieldDeliverableItem(ResponseModel, kw_only=True):
     """
-    节点评审信息（WorkflowNode.finished_infos）
+    字段交付物
     """
 
-    node_id: (
-        Annotated[str, Meta(description="节点 ID（批量查询评审信息时返回）")] | None | UnsetType
+    field_info: (
+        Annotated[FieldDeliverableItemFieldInfo, Meta(description="字段信息")] | None | UnsetType
     ) = UNSET
-    summary_mode: (
+    placeholder: Annotated[str, Meta(description="占位符")] | None | UnsetType = UNSET
+    remark: Annotated[str, Meta(description="备注")] | None | UnsetType = UNSET
+    status: Annotated[int, Meta(description="交付物状态")] | None | UnsetType = UNSET
+
+
+class FinishedOwnerConclusionInfo(ResponseModel, kw_only=True):
+    """
+    单个人员的评审结论
+    """
+
+    node_owner: Annotated[str, Meta(description="用户 user_key")] | None | UnsetType = UNSET
+    finished_conclusion_result: (
+        Annotated[FinishedConclusionResultItem, Meta(description="结论")] | None | UnsetType
+    ) = UNSET
+    owner: (
         Annotated[
-            str,
+            Owner | str,
             Meta(
-                description="汇总模式，calculation 汇总计算，independence 独立填写 Known values: calculation, independence."
+                description="人员（工作流详情与节点完成中为人员对象；批量查询评审信息中 SDK 给的是 user_key 字符串：响应两者都接受）"
             ),
         ]
         | None
         | UnsetType
     ) = UNSET
-    opinion: Annotated[FinishedOpinionInfo, Meta(description="评审意见")] | None | UnsetType = UNSET
-    conclusion: (
-        Annotated[FinishedConclusionInfo, Meta(description="评审结论")] | None | UnsetType
+    owners_finished_conclusion_result: (
+        Annotated[
+            FinishedConclusionResultItem,
+            Meta(description="结论（批量查询评审信息中 SDK 的成员名）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class FinishedOwnerOpinionInfo(ResponseModel, kw_only=True):
+    """
+    单个人员的评审意见
+    """
+
+    node_owner: Annotated[str, Meta(description="用户 user_key")] | None | UnsetType = UNSET
+    finished_opinion_result: Annotated[str, Meta(description="意见")] | None | UnsetType = UNSET
+    owner: (
+        Annotated[
+            Owner | str,
+            Meta(
+                description="人员（工作流详情与节点完成中为人员对象；批量查询评审信息中 SDK 给的是 user_key 字符串：响应两者都接受）"
+            ),
+        ]
+        | None
+        | UnsetType
     ) = UNSET
 
 
@@ -4247,6 +4235,21 @@ class MultiSignal(ResponseModel, kw_only=True):
     detail: (
         Annotated[list_aliased[MultiSignalDetail], Meta(description="信号明细")] | None | UnsetType
     ) = UNSET
+
+
+class NodeTask(ResponseModel, kw_only=True):
+    """
+    节点及其子任务（获取子任务详情的元素）
+    """
+
+    id: Annotated[str, Meta(description="节点 ID")] | None | UnsetType = UNSET
+    state_key: Annotated[str, Meta(description="节点 key")] | None | UnsetType = UNSET
+    sub_tasks: (
+        Annotated[list_aliased[SubTask], Meta(description="节点下的子任务")] | None | UnsetType
+    ) = UNSET
+    node_name: Annotated[str, Meta(description="节点名称")] | None | UnsetType = UNSET
+    template_id: Annotated[int, Meta(description="流程模板 ID")] | None | UnsetType = UNSET
+    version: Annotated[int, Meta(description="流程模板版本")] | None | UnsetType = UNSET
 
 
 class OperationRecord(ResponseModel, kw_only=True):
@@ -4299,6 +4302,8 @@ class OperationRecord(ResponseModel, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
+    source_type: Annotated[str, Meta(description="操作来源类型")] | None | UnsetType = UNSET
+    source: Annotated[str, Meta(description="操作来源")] | None | UnsetType = UNSET
 
 
 class OperationRecordPage(ResponseModel, kw_only=True):
@@ -4324,12 +4329,22 @@ class PlanTablesListSubWorkItemConfsResponse(ProjectResponse, kw_only=True):
     data: PlanTablesListSubWorkItemConfsResponseData | None | UnsetType = UNSET
 
 
-class PlanTablesQueryDraftResponseData(ResponseModel, kw_only=True):
-    wbs_draft: WbsDraft | None | UnsetType = UNSET
+class ResourceLibSetting(ResponseModel, kw_only=True):
+    """
+    资源库配置
+    """
 
-
-class PlanTablesResetDraftResponseData(ResponseModel, kw_only=True):
-    wbs_draft: WbsDraft | None | UnsetType = UNSET
+    enable_roles: (
+        Annotated[list_aliased[BelongRole], Meta(description="资源库角色")] | None | UnsetType
+    ) = UNSET
+    enable_fields: (
+        Annotated[
+            list_aliased[SimpleField],
+            Meta(description="资源库字段（field_alias、field_key、field_name、field_type_key）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
 
 
 class ResourcesQueryElementsResponse(ProjectResponse, kw_only=True):
@@ -4338,14 +4353,6 @@ class ResourcesQueryElementsResponse(ProjectResponse, kw_only=True):
     """
 
     data: ResourcesQueryElementsResponseData | None | UnsetType = UNSET
-
-
-class ResourcesQueryWorkItemsResponse(ProjectResponse, kw_only=True):
-    """
-    Response of resources.query_work_items: 批量查询资源库工作项详情
-    """
-
-    data: list_aliased[WorkItem] | None | UnsetType = UNSET
 
 
 class RichTextBlockFields(ResponseModel, kw_only=True):
@@ -4376,15 +4383,41 @@ class SearchSpaceAggFieldsResponse(ProjectResponse, kw_only=True):
     data: SearchSpaceAggFieldsResponseData | None | UnsetType = UNSET
 
 
-class SearchUniversalResponse(ProjectResponse, kw_only=True):
+class SubDetail(ResponseModel, kw_only=True):
     """
-    Response of search.universal: 获取工作项列表（通用检索，替代 GeneralSearch 系列）
+    子任务搜索结果（获取指定的子任务列表的元素）
     """
 
-    data: str | None | UnsetType = UNSET
-    pagination: SearchAfterPagination | None | UnsetType = UNSET
-    extra_info: dict[str, str] | None | UnsetType = UNSET
-    datas: list_aliased[WorkItem] | None | UnsetType = UNSET
+    work_item_id: Annotated[int, Meta(description="子任务所属工作项 ID")] | None | UnsetType = UNSET
+    work_item_name: Annotated[str, Meta(description="工作项名称")] | None | UnsetType = UNSET
+    node_id: Annotated[str, Meta(description="子任务所在节点 ID")] | None | UnsetType = UNSET
+    sub_task: Annotated[SubTask, Meta(description="子任务")] | None | UnsetType = UNSET
+
+
+class SubtasksListResponse(ProjectResponse, kw_only=True):
+    """
+    Response of subtasks.list: 获取子任务详情
+    """
+
+    data: (
+        Annotated[list_aliased[NodeTask], Meta(description="节点及其子任务")] | None | UnsetType
+    ) = UNSET
+
+
+class SubtasksSearchResponse(ProjectResponse, kw_only=True):
+    """
+    Response of subtasks.search: 获取指定的子任务列表（跨空间）
+    """
+
+    data: (
+        Annotated[
+            list_aliased[SubDetail],
+            Meta(description="符合条件的子任务及其所属工作项、节点"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    pagination: Pagination | None | UnsetType = UNSET
 
 
 class TemplateDetail(ResponseModel, kw_only=True):
@@ -4419,17 +4452,404 @@ class TemplateDetail(ResponseModel, kw_only=True):
     ) = UNSET
 
 
-class ViewsListPanoramicWorkItemsResponse(ProjectResponse, kw_only=True):
+class UnionDeliverable(ResponseModel, kw_only=True):
     """
-    Response of views.list_panoramic_work_items: 获取视图下工作项列表（全景视图）
+    融合交付物（need_union_deliverable 时返回）
     """
 
-    data: (
-        Annotated[list_aliased[WorkItem], Meta(description="工作项信息（WorkItemInfo）")]
+    field_deliverables: (
+        Annotated[list_aliased[FieldDeliverableItem], Meta(description="字段交付物")]
         | None
         | UnsetType
     ) = UNSET
-    pagination: Pagination | None | UnsetType = UNSET
+    instance_deliverables: (
+        Annotated[list_aliased[InstanceDeliverableItem], Meta(description="实例交付物")]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class WBSWorkItem(ResponseModel, kw_only=True):
+    """
+    WBS 子项（节点、子任务或子工作项）
+    """
+
+    node_uuid: Annotated[str, Meta(description="节点 uuid")] | None | UnsetType = UNSET
+    work_item_id: Annotated[int, Meta(description="工作项 ID")] | None | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | None | UnsetType = UNSET
+    type: (
+        Annotated[
+            str,
+            Meta(
+                description="类型：节点 node、子任务 sub_task、子工作项 sub_workitem Known values: node, sub_task, sub_workitem."
+            ),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    name: Annotated[str, Meta(description="名称")] | None | UnsetType = UNSET
+    wbs_status: (
+        Annotated[str, Meta(description="所属状态（泳道图中的状态）")] | None | UnsetType
+    ) = UNSET
+    wbs_status_map: Annotated[WBSStatusMap, Meta(description="WBS 状态映射")] | None | UnsetType = (
+        UNSET
+    )
+    sub_work_item: (
+        Annotated[
+            list_aliased[WBSWorkItem],
+            Meta(description="下级子项（type 为 node / sub_workitem 时有值）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    deliverable: (
+        Annotated[
+            list_aliased[FieldValuePair],
+            Meta(description="交付物（字段类型，按复合字段结构返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    role_owners: (
+        Annotated[list_aliased[RoleOwner], Meta(description="角色负责人")] | None | UnsetType
+    ) = UNSET
+    schedule: Annotated[Schedule, Meta(description="排期")] | None | UnsetType = UNSET
+    schedules: (
+        Annotated[list_aliased[Schedule], Meta(description="按人排期")] | None | UnsetType
+    ) = UNSET
+    points: Annotated[float, Meta(description="估分")] | None | UnsetType = UNSET
+    milestone: Annotated[bool, Meta(description="是否里程碑")] | None | UnsetType = UNSET
+    union_deliverable: (
+        Annotated[
+            UnionDeliverable,
+            Meta(description="融合交付物（need_union_deliverable 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    state_key: Annotated[str, Meta(description="节点 key")] | None | UnsetType = UNSET
+    status: Annotated[int, Meta(description="状态（SDK 的 int64 值）")] | None | UnsetType = UNSET
+    start_time: Annotated[int, Meta(description="开始时间")] | None | UnsetType = UNSET
+    finish_time: Annotated[int, Meta(description="完成时间")] | None | UnsetType = UNSET
+    owner_conf: Annotated[OwnerConf, Meta(description="负责人配置")] | None | UnsetType = UNSET
+    node_wbs_role_owners: (
+        Annotated[list_aliased[NodeWBSRoleOwners], Meta(description="各层级的角色负责人")]
+        | None
+        | UnsetType
+    ) = UNSET
+    connections: (
+        Annotated[list_aliased[Connection], Meta(description="子项内的节点上下游")]
+        | None
+        | UnsetType
+    ) = UNSET
+    field_values: (
+        Annotated[list_aliased[FieldValuePair], Meta(description="子项字段值")] | None | UnsetType
+    ) = UNSET
+    seq_order_info: (
+        Annotated[SeqOrderInfo, Meta(description="顺序信息（前序、后序、父级）")] | None | UnsetType
+    ) = UNSET
+    dependencies: (
+        Annotated[list_aliased[WBSReference], Meta(description="依赖项")] | None | UnsetType
+    ) = UNSET
+    relative_schedule_v2: (
+        Annotated[list_aliased[WBSReference], Meta(description="排期参照项")] | None | UnsetType
+    ) = UNSET
+    is_draft_create: (
+        Annotated[bool, Meta(description="是否由计划表草稿创建")] | None | UnsetType
+    ) = UNSET
+    need_actual_work_time: (
+        Annotated[bool, Meta(description="是否需要填写实际工时")] | None | UnsetType
+    ) = UNSET
+    is_schedule_agg_item: (
+        Annotated[bool, Meta(description="是否为排期聚合项")] | None | UnsetType
+    ) = UNSET
+    task_type: (
+        Annotated[int, Meta(description="任务类型（SDK 的 int64 值）")] | None | UnsetType
+    ) = UNSET
+    dismantle_mode: (
+        Annotated[int, Meta(description="拆解方式（SDK 的 int64 值）")] | None | UnsetType
+    ) = UNSET
+    uuid_in_conf: Annotated[str, Meta(description="在流程配置中的 uuid")] | None | UnsetType = UNSET
+
+
+class WbsDraft(ResponseModel, kw_only=True):
+    """
+    计划表草稿
+    """
+
+    template_uuid: str | None | UnsetType = UNSET
+    template_version: int | None | UnsetType = UNSET
+    work_item_type_key: str | None | UnsetType = UNSET
+    related_sub_work_items: list_aliased[WBSWorkItem] | None | UnsetType = UNSET
+    connections: list_aliased[Connection] | None | UnsetType = UNSET
+    draft_id: str | None | UnsetType = UNSET
+    delete_uuids: list_aliased[str] | None | UnsetType = UNSET
+    role_owners: dict[str, list_aliased[RoleOwner]] | None | UnsetType = UNSET
+    user_details: list_aliased[UserDetail] | None | UnsetType = UNSET
+    work_item_id: int | None | UnsetType = UNSET
+
+
+class WbsDraftOperationValue(ResponseModel, kw_only=True):
+    """
+    编辑操作的内容；按 operation_type 只填相关成员
+    """
+
+    name: str | None | UnsetType = UNSET
+    role_owners: list_aliased[RoleOwner] | None | UnsetType = UNSET
+    operation_create: WbsDraftOperationCreate | None | UnsetType = UNSET
+    child_orders: list_aliased[WbsChildOrder] | None | UnsetType = UNSET
+    deleted_uuids: list_aliased[str] | None | UnsetType = UNSET
+    delete_linkage_uuids: bool | None | UnsetType = UNSET
+    reason: str | None | UnsetType = UNSET
+    schedule: Schedule | None | UnsetType = UNSET
+    schedules: list_aliased[Schedule] | None | UnsetType = UNSET
+    wbs_work_item: WBSWorkItem | None | UnsetType = UNSET
+    connections: list_aliased[Connection] | None | UnsetType = UNSET
+    restore_uuids: list_aliased[str] | None | UnsetType = UNSET
+    wbs_status: str | None | UnsetType = UNSET
+    seq_order_info: SeqOrderInfo | None | UnsetType = UNSET
+    sub_instance_create: WbsSubInstanceCreate | None | UnsetType = UNSET
+    dismantle_mode: int | None | UnsetType = UNSET
+    union_deliveries: list_aliased[UnionDelivery] | None | UnsetType = UNSET
+    is_schedule_agg_item: bool | None | UnsetType = UNSET
+
+
+class WbsViewResponse(ResponseModel, kw_only=True):
+    """
+    WBS 工作流信息
+    """
+
+    template_key: Annotated[str, Meta(description="使用的模板 key")] | None | UnsetType = UNSET
+    template_id: Annotated[str, Meta(description="模板 ID")] | None | UnsetType = UNSET
+    template_name: Annotated[str, Meta(description="模板名称")] | None | UnsetType = UNSET
+    template_version: Annotated[int, Meta(description="模板版本")] | None | UnsetType = UNSET
+    related_sub_work_items: (
+        Annotated[
+            list_aliased[WBSWorkItem],
+            Meta(description="关联子工作项（节点、子任务、子工作项）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    related_parent_work_item: (
+        Annotated[WBSParentWorkItem, Meta(description="关联父工作项")] | None | UnsetType
+    ) = UNSET
+    connections: (
+        Annotated[list_aliased[Connection], Meta(description="节点上下游信息")] | None | UnsetType
+    ) = UNSET
+    user_details: (
+        Annotated[list_aliased[UserDetail], Meta(description="人员详情")] | None | UnsetType
+    ) = UNSET
+    relation_chain_path: (
+        Annotated[WBSRelationChainPath, Meta(description="WBS 链路层级")] | None | UnsetType
+    ) = UNSET
+    relation_chain_entity: (
+        Annotated[WBSRelationChainEntity, Meta(description="WBS 链路实例")] | None | UnsetType
+    ) = UNSET
+
+
+class WbsWorkflowConf(ResponseModel, kw_only=True):
+    """
+    计划表流程类型的状态、节点与连线配置
+    """
+
+    status_infos: list_aliased[WbsStatusConf] | None | UnsetType = UNSET
+    node_infos: list_aliased[WbsNodeConf] | None | UnsetType = UNSET
+    connections: list_aliased[Connection] | None | UnsetType = UNSET
+
+
+class WorkItemTypeConf(ResponseModel, kw_only=True):
+    """
+    工作项类型基础信息配置
+    """
+
+    type_key: Annotated[str, Meta(description="工作项类型 key")] | None | UnsetType = UNSET
+    name: Annotated[str, Meta(description="工作项类型名称")] | None | UnsetType = UNSET
+    flow_mode: (
+        Annotated[
+            str,
+            Meta(
+                description="流程模式：workflow 节点流，stateflow 状态流 Known values: workflow, stateflow."
+            ),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    api_name: Annotated[str, Meta(description="系统标识")] | None | UnsetType = UNSET
+    description: Annotated[str, Meta(description="描述")] | None | UnsetType = UNSET
+    is_disabled: Annotated[bool, Meta(description="是否禁用该工作项")] | None | UnsetType = UNSET
+    is_pinned: Annotated[bool, Meta(description="是否设置为导航入口")] | None | UnsetType = UNSET
+    enable_schedule: (
+        Annotated[
+            bool,
+            Meta(
+                description="是否支持工作项整体排期（true 时以下排期相关字段才生效；仅状态流工作项支持）"
+            ),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    schedule_field_key: Annotated[str, Meta(description="排期字段 key")] | None | UnsetType = UNSET
+    schedule_field_name: Annotated[str, Meta(description="排期字段名称")] | None | UnsetType = UNSET
+    estimate_point_field_key: (
+        Annotated[str, Meta(description="估分字段 key")] | None | UnsetType
+    ) = UNSET
+    estimate_point_field_name: (
+        Annotated[str, Meta(description="估分字段名称")] | None | UnsetType
+    ) = UNSET
+    actual_work_time_field_key: (
+        Annotated[str, Meta(description="实际工时字段 key")] | None | UnsetType
+    ) = UNSET
+    actual_work_time_field_name: (
+        Annotated[str, Meta(description="实际工时字段名称")] | None | UnsetType
+    ) = UNSET
+    belong_roles: (
+        Annotated[list_aliased[BelongRole], Meta(description="所属角色")] | None | UnsetType
+    ) = UNSET
+    actual_work_time_switch: (
+        Annotated[
+            bool,
+            Meta(
+                description="工作项工时开放开关：true 通过 Open API 管理工时，false 通过平台标准功能管理"
+            ),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    enable_model_resource_lib: (
+        Annotated[bool, Meta(description="是否可用并开启资源库")] | None | UnsetType
+    ) = UNSET
+    resource_lib_setting: (
+        Annotated[ResourceLibSetting, Meta(description="资源库配置")] | None | UnsetType
+    ) = UNSET
+
+
+class WorkItemsListOpRecordsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of work_items.list_op_records: 获取工作项操作记录
+    """
+
+    data: OperationRecordPage | None | UnsetType = UNSET
+
+
+class WorkItemsUpdateMultiSignalResponse(ProjectResponse, kw_only=True):
+    """
+    Response of work_items.update_multi_signal: 更新多值系统外信号
+    """
+
+    data: MultiSignal | None | UnsetType = UNSET
+
+
+class WorkflowsWbsViewResponse(ProjectResponse, kw_only=True):
+    """
+    Response of workflows.wbs_view: 获取工作流详情（WBS）
+    """
+
+    data: Annotated[WbsViewResponse, Meta(description="WBS 工作流信息")] | None | UnsetType = UNSET
+
+
+class AINode(ResponseModel, kw_only=True):
+    """
+    AI 节点信息
+    """
+
+    node_state: str | None | UnsetType = UNSET
+    ai_info: AINodeAIInfo | None | UnsetType = UNSET
+    node_fields: list_aliased[AICommonField] | None | UnsetType = UNSET
+    conform_fields: list_aliased[AICommonField] | None | UnsetType = UNSET
+    sub_tasks: list_aliased[AINodeSubTask] | None | UnsetType = UNSET
+    sub_workitems: list_aliased[AINodeSubWorkItem] | None | UnsetType = UNSET
+
+
+class AiQueryNodeResponse(ProjectResponse, kw_only=True):
+    """
+    Response of ai.query_node: 获取 AI 节点信息
+    """
+
+    data: AINode | None | UnsetType = UNSET
+
+
+class ConfigGetTemplateResponse(ProjectResponse, kw_only=True):
+    """
+    Response of config.get_template: 获取流程模板配置详情
+    """
+
+    data: Annotated[TemplateDetail, Meta(description="流程模板信息")] | None | UnsetType = UNSET
+
+
+class ConfigGetWorkItemTypeResponse(ProjectResponse, kw_only=True):
+    """
+    Response of config.get_work_item_type: 获取工作项基础信息配置
+    """
+
+    data: (
+        Annotated[WorkItemTypeConf, Meta(description="工作项类型的详细信息")] | None | UnsetType
+    ) = UNSET
+
+
+class Deliverable(ResponseModel, kw_only=True):
+    """
+    交付物（Deliverable）
+    """
+
+    deliverable_uuid: Annotated[str, Meta(description="交付物唯一标识")] | None | UnsetType = UNSET
+    deliverable_type: (
+        Annotated[
+            str,
+            Meta(
+                description="交付物类型：work_item_deliverable 工作项交付物，field_deliverable 字段交付物 Known values: work_item_deliverable, field_deliverable."
+            ),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    deliverable_info: DeliverableInfo | None | UnsetType = UNSET
+
+
+class FinishedConclusionInfo(ResponseModel, kw_only=True):
+    """
+    评审结论
+    """
+
+    finished_conclusion_result: (
+        Annotated[FinishedConclusionResultItem, Meta(description="汇总结论，无效时不展示")]
+        | None
+        | UnsetType
+    ) = UNSET
+    owners_finished_conclusion_result: (
+        Annotated[
+            list_aliased[FinishedOwnerConclusionInfo],
+            Meta(description="人员结论，无效时不展示"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class FinishedOpinionInfo(ResponseModel, kw_only=True):
+    """
+    评审意见
+    """
+
+    finished_opinion_result: (
+        Annotated[str, Meta(description="汇总意见，无效时不展示")] | None | UnsetType
+    ) = UNSET
+    owners_finished_opinion_result: (
+        Annotated[
+            list_aliased[FinishedOwnerOpinionInfo],
+            Meta(description="人员意见，无效时不展示"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class PlanTablesQueryDraftResponseData(ResponseModel, kw_only=True):
+    wbs_draft: WbsDraft | None | UnsetType = UNSET
+
+
+class PlanTablesResetDraftResponseData(ResponseModel, kw_only=True):
+    wbs_draft: WbsDraft | None | UnsetType = UNSET
 
 
 class WbsDraftOperation(ResponseModel, kw_only=True):
@@ -4457,20 +4877,65 @@ class WbsTemplateConf(ResponseModel, kw_only=True):
     workflow_conf: WbsWorkflowConf | None | UnsetType = UNSET
 
 
-class WorkItemsListOpRecordsResponse(ProjectResponse, kw_only=True):
+class WorkItemsBatchQueryDeliverablesResponse(ProjectResponse, kw_only=True):
     """
-    Response of work_items.list_op_records: 获取工作项操作记录
-    """
-
-    data: OperationRecordPage | None | UnsetType = UNSET
-
-
-class WorkItemsUpdateMultiSignalResponse(ProjectResponse, kw_only=True):
-    """
-    Response of work_items.update_multi_signal: 更新多值系统外信号
+    Response of work_items.batch_query_deliverables: 交付物信息批量查询（WBS）
     """
 
-    data: MultiSignal | None | UnsetType = UNSET
+    data: list_aliased[Deliverable] | None | UnsetType = UNSET
+
+
+class FinishedInfoItem(ResponseModel, kw_only=True):
+    """
+    节点评审信息（WorkflowNode.finished_infos）
+    """
+
+    node_id: (
+        Annotated[str, Meta(description="节点 ID（批量查询评审信息时返回）")] | None | UnsetType
+    ) = UNSET
+    summary_mode: (
+        Annotated[
+            str,
+            Meta(
+                description="汇总模式，calculation 汇总计算，independence 独立填写 Known values: calculation, independence."
+            ),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    opinion: Annotated[FinishedOpinionInfo, Meta(description="评审意见")] | None | UnsetType = UNSET
+    conclusion: (
+        Annotated[FinishedConclusionInfo, Meta(description="评审结论")] | None | UnsetType
+    ) = UNSET
+
+
+class PlanTablesGetTemplateResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.get_template: 获取计划表（WBS）流程类型配置
+    """
+
+    data: WbsTemplateConf | None | UnsetType = UNSET
+
+
+class PlanTablesPatchDraftResponseData(ResponseModel, kw_only=True):
+    relation_values: list_aliased[WbsDraftOperation] | None | UnsetType = UNSET
+    failed_tasks: WbsFailedTask | None | UnsetType = UNSET
+
+
+class PlanTablesQueryDraftResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.query_draft: 查询计划表草稿（need_init 时按需初始化）
+    """
+
+    data: PlanTablesQueryDraftResponseData | None | UnsetType = UNSET
+
+
+class PlanTablesResetDraftResponse(ProjectResponse, kw_only=True):
+    """
+    Response of plan_tables.reset_draft: 重置计划表草稿
+    """
+
+    data: PlanTablesResetDraftResponseData | None | UnsetType = UNSET
 
 
 class WorkflowNode(ResponseModel, kw_only=True):
@@ -4558,54 +5023,9 @@ class WorkflowNode(ResponseModel, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
-
-
-class AINode(ResponseModel, kw_only=True):
-    """
-    AI 节点信息
-    """
-
-    node_state: str | None | UnsetType = UNSET
-    ai_info: AINodeAIInfo | None | UnsetType = UNSET
-    node_fields: list_aliased[AICommonField] | None | UnsetType = UNSET
-    conform_fields: list_aliased[AICommonField] | None | UnsetType = UNSET
-    sub_tasks: list_aliased[AINodeSubTask] | None | UnsetType = UNSET
-    sub_workitems: list_aliased[AINodeSubWorkItem] | None | UnsetType = UNSET
-
-
-class AiQueryNodeResponse(ProjectResponse, kw_only=True):
-    """
-    Response of ai.query_node: 获取 AI 节点信息
-    """
-
-    data: AINode | None | UnsetType = UNSET
-
-
-class ConfigGetTemplateResponse(ProjectResponse, kw_only=True):
-    """
-    Response of config.get_template: 获取流程模板配置详情
-    """
-
-    data: Annotated[TemplateDetail, Meta(description="流程模板信息")] | None | UnsetType = UNSET
-
-
-class Deliverable(ResponseModel, kw_only=True):
-    """
-    交付物（Deliverable）
-    """
-
-    deliverable_uuid: Annotated[str, Meta(description="交付物唯一标识")] | None | UnsetType = UNSET
-    deliverable_type: (
-        Annotated[
-            str,
-            Meta(
-                description="交付物类型：work_item_deliverable 工作项交付物，field_deliverable 字段交付物 Known values: work_item_deliverable, field_deliverable."
-            ),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    deliverable_info: DeliverableInfo | None | UnsetType = UNSET
+    owner_roles: Annotated[list_aliased[str], Meta(description="负责人角色")] | None | UnsetType = (
+        UNSET
+    )
 
 
 class FinishedInfo(ResponseModel, kw_only=True):
@@ -4657,41 +5077,121 @@ class NodesConnections(ResponseModel, kw_only=True):
     version: Annotated[int, Meta(description="流程模板版本")] | None | UnsetType = UNSET
 
 
-class PlanTablesGetTemplateResponse(ProjectResponse, kw_only=True):
+class PlanTablesPatchDraftResponse(ProjectResponse, kw_only=True):
     """
-    Response of plan_tables.get_template: 获取计划表（WBS）流程类型配置
-    """
-
-    data: WbsTemplateConf | None | UnsetType = UNSET
-
-
-class PlanTablesPatchDraftResponseData(ResponseModel, kw_only=True):
-    relation_values: list_aliased[WbsDraftOperation] | None | UnsetType = UNSET
-    failed_tasks: WbsFailedTask | None | UnsetType = UNSET
-
-
-class PlanTablesQueryDraftResponse(ProjectResponse, kw_only=True):
-    """
-    Response of plan_tables.query_draft: 查询计划表草稿（need_init 时按需初始化）
+    Response of plan_tables.patch_draft: 编辑计划表草稿
     """
 
-    data: PlanTablesQueryDraftResponseData | None | UnsetType = UNSET
+    data: PlanTablesPatchDraftResponseData | None | UnsetType = UNSET
 
 
-class PlanTablesResetDraftResponse(ProjectResponse, kw_only=True):
+class WorkItem(ResponseModel, kw_only=True):
     """
-    Response of plan_tables.reset_draft: 重置计划表草稿
-    """
-
-    data: PlanTablesResetDraftResponseData | None | UnsetType = UNSET
-
-
-class WorkItemsBatchQueryDeliverablesResponse(ProjectResponse, kw_only=True):
-    """
-    Response of work_items.batch_query_deliverables: 交付物信息批量查询（WBS）
+    工作项实例（WorkItemInfo）
     """
 
-    data: list_aliased[Deliverable] | None | UnsetType = UNSET
+    id: Annotated[int, Meta(description="工作项 ID")] | None | UnsetType = UNSET
+    name: Annotated[str, Meta(description="工作项名称")] | None | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | None | UnsetType = UNSET
+    project_key: Annotated[str, Meta(description="空间 ID")] | None | UnsetType = UNSET
+    simple_name: Annotated[str, Meta(description="空间域名")] | None | UnsetType = UNSET
+    template_type: (
+        Annotated[str, Meta(description="模板类型（已废弃） Deprecated.")] | None | UnsetType
+    ) = UNSET
+    template_id: Annotated[int, Meta(description="流程模板 ID")] | None | UnsetType = UNSET
+    template: (
+        Annotated[str, Meta(description="流程类型（page 58 示例，如 control）")] | None | UnsetType
+    ) = UNSET
+    pattern: (
+        Annotated[
+            str,
+            Meta(description="工作流模式：Node 节点流，State 状态流 Known values: Node, State."),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    sub_stage: (
+        Annotated[str, Meta(description="需求状态（已弃用） Deprecated.")] | None | UnsetType
+    ) = UNSET
+    work_item_status: WorkItemStatus | None | UnsetType = UNSET
+    current_nodes: (
+        Annotated[
+            list_aliased[NodeBasicInfo],
+            Meta(description="当前进行中节点（仅节点流有值）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    state_times: (
+        Annotated[list_aliased[StateTime], Meta(description="节点/状态保持时间")] | None | UnsetType
+    ) = UNSET
+    created_by: str | None | UnsetType = UNSET
+    updated_by: str | None | UnsetType = UNSET
+    deleted_by: str | None | UnsetType = UNSET
+    created_at: int | None | UnsetType = UNSET
+    updated_at: int | None | UnsetType = UNSET
+    deleted_at: int | None | UnsetType = UNSET
+    fields: (
+        Annotated[list_aliased[FieldValuePair], Meta(description="字段信息")] | None | UnsetType
+    ) = UNSET
+    workflow_infos: (
+        Annotated[
+            NodesConnections,
+            Meta(description="工作流信息（expand.need_workflow 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    multi_texts: (
+        Annotated[
+            list_aliased[MultiText],
+            Meta(
+                description="富文本详细内容（expand.need_multi_text 时返回；页 43 从中取附件 uuid）"
+            ),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    relation_fields_detail: (
+        Annotated[
+            list_aliased[RelationFieldDetail],
+            Meta(description="关联字段详情（expand.relation_fields_detail 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    user_details: (
+        Annotated[
+            list_aliased[UserDetail],
+            Meta(description="人员详情（expand.need_user_detail 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    sub_task_parent_info: (
+        Annotated[
+            SubTaskParentInfo,
+            Meta(description="子任务的父级信息（expand.need_sub_task_parent 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    compound_field_extra: (
+        Annotated[
+            list_aliased[FieldValuePair],
+            Meta(description="复合字段的附加信息（expand.need_group_uuid_for_compound 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    parent_work_item: (
+        Annotated[
+            list_aliased[ParentWorkItem],
+            Meta(description="父工作项（expand.need_parent_workitem 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
 
 
 class WorkItemsBatchQueryFinishedResponse(ProjectResponse, kw_only=True):
@@ -4702,6 +5202,62 @@ class WorkItemsBatchQueryFinishedResponse(ProjectResponse, kw_only=True):
     data: FinishedInfo | None | UnsetType = UNSET
 
 
+class WorkItemsFilterAcrossProjectsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of work_items.filter_across_projects: 获取指定的工作项列表（跨空间）
+    """
+
+    data: (
+        Annotated[list_aliased[WorkItem], Meta(description="工作项列表（WorkItemInfo）")]
+        | None
+        | UnsetType
+    ) = UNSET
+    pagination: Pagination | None | UnsetType = UNSET
+
+
+class WorkItemsFilterResponse(ProjectResponse, kw_only=True):
+    """
+    Response of work_items.filter: 获取指定的工作项列表（单空间）
+    """
+
+    data: list_aliased[WorkItem] | None | UnsetType = UNSET
+    pagination: Pagination | None | UnsetType = UNSET
+
+
+class WorkItemsQueryResponse(ProjectResponse, kw_only=True):
+    """
+    Response of work_items.query: 获取工作项详情
+    """
+
+    data: list_aliased[WorkItem] | None | UnsetType = UNSET
+
+
+class WorkItemsSearchByParamsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of work_items.search_by_params: 获取指定的工作项列表（单空间-复杂传参）
+    """
+
+    data: (
+        Annotated[list_aliased[WorkItem], Meta(description="工作项列表（最多 5000 条）")]
+        | None
+        | UnsetType
+    ) = UNSET
+    pagination: Pagination | None | UnsetType = UNSET
+
+
+class WorkItemsSearchByRelationResponse(ProjectResponse, kw_only=True):
+    """
+    Response of work_items.search_by_relation: 获取指定的关联工作项列表（单空间）
+    """
+
+    data: (
+        Annotated[list_aliased[WorkItem], Meta(description="关联的工作项列表（WorkItemInfo）")]
+        | None
+        | UnsetType
+    ) = UNSET
+    pagination: Pagination | None | UnsetType = UNSET
+
+
 class WorkflowsQueryResponse(ProjectResponse, kw_only=True):
     """
     Response of workflows.query: 获取工作流详情
@@ -4710,12 +5266,36 @@ class WorkflowsQueryResponse(ProjectResponse, kw_only=True):
     data: Annotated[NodesConnections, Meta(description="实例工作流信息")] | None | UnsetType = UNSET
 
 
-class PlanTablesPatchDraftResponse(ProjectResponse, kw_only=True):
+class ResourcesQueryWorkItemsResponse(ProjectResponse, kw_only=True):
     """
-    Response of plan_tables.patch_draft: 编辑计划表草稿
+    Response of resources.query_work_items: 批量查询资源库工作项详情
     """
 
-    data: PlanTablesPatchDraftResponseData | None | UnsetType = UNSET
+    data: list_aliased[WorkItem] | None | UnsetType = UNSET
+
+
+class SearchUniversalResponse(ProjectResponse, kw_only=True):
+    """
+    Response of search.universal: 获取工作项列表（通用检索，替代 GeneralSearch 系列）
+    """
+
+    data: str | None | UnsetType = UNSET
+    pagination: SearchAfterPagination | None | UnsetType = UNSET
+    extra_info: dict[str, str] | None | UnsetType = UNSET
+    datas: list_aliased[WorkItem] | None | UnsetType = UNSET
+
+
+class ViewsListPanoramicWorkItemsResponse(ProjectResponse, kw_only=True):
+    """
+    Response of views.list_panoramic_work_items: 获取视图下工作项列表（全景视图）
+    """
+
+    data: (
+        Annotated[list_aliased[WorkItem], Meta(description="工作项信息（WorkItemInfo）")]
+        | None
+        | UnsetType
+    ) = UNSET
+    pagination: Pagination | None | UnsetType = UNSET
 
 
 class GlobalSearchQuery(ResponseModel, kw_only=True):

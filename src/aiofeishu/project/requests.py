@@ -368,6 +368,31 @@ class BatchUpdateTask(RequestModel, kw_only=True):
     )
 
 
+class BatchUpdateTaskResult(RequestModel, kw_only=True):
+    """
+    批量更新的处理进度（获取批量更新处理进度的 data；成员同页 28 的顶层成员）
+    """
+
+    task_id: Annotated[str, Meta(description="任务 ID")] | UnsetType = UNSET
+    task_status: (
+        Annotated[
+            Literal["SUCCESS", "IDLE", "RUNNING", "FAILED", "CANCELED", "NOT_EXIST"],
+            Meta(description="任务状态"),
+        ]
+        | UnsetType
+    ) = UNSET
+    total: Annotated[int, Meta(description="任务更新的实例总数")] | UnsetType = UNSET
+    success_total: Annotated[int, Meta(description="更新成功的实例数量")] | UnsetType = UNSET
+    error_total: Annotated[int, Meta(description="更新失败的实例数量")] | UnsetType = UNSET
+    success_sub_task_list: (
+        Annotated[list[str], Meta(description="成功实例列表")] | None | UnsetType
+    ) = UNSET
+    fail_sub_task_list: (
+        Annotated[list[str], Meta(description="失败实例列表")] | None | UnsetType
+    ) = UNSET
+    error_scenes: Annotated[list[str], Meta(description="失败场景类型")] | None | UnsetType = UNSET
+
+
 class BelongRole(RequestModel, kw_only=True):
     """
     角色（工作项基础信息配置中的所属角色 / 资源库角色）
@@ -444,19 +469,6 @@ class ChatsBotJoinChatRequest(RequestModel, kw_only=True):
             min_length=1,
         ),
     ]
-
-
-class Comment(RequestModel, kw_only=True):
-    """
-    评论
-    """
-
-    id: Annotated[int, Meta(description="评论 id")] | UnsetType = UNSET
-    work_item_id: Annotated[int, Meta(description="评论所属工作项 id")] | UnsetType = UNSET
-    work_item_type_key: Annotated[str, Meta(description="评论所属工作项类型")] | UnsetType = UNSET
-    created_at: Annotated[int, Meta(description="评论创建时间，毫秒精度")] | UnsetType = UNSET
-    operator: Annotated[str, Meta(description="评论人 user_key")] | UnsetType = UNSET
-    content: Annotated[str, Meta(description="评论内容")] | UnsetType = UNSET
 
 
 class CommentFile(RequestModel, kw_only=True):
@@ -547,6 +559,12 @@ class CompInfo(RequestModel, kw_only=True):
         Annotated[list[str], Meta(description="命中查询内容的字段 key，如 created_by、name")]
         | UnsetType
     ) = field(name="SearchHit", default=UNSET)
+    view_scope_key: (
+        Annotated[str, Meta(description="视图范围 key（query_type 为 view 时）")] | UnsetType
+    ) = field(name="ViewScopeKey", default=UNSET)
+    project_keys: Annotated[list[str], Meta(description="所属空间 key 列表")] | UnsetType = field(
+        name="ProjectKeys", default=UNSET
+    )
 
 
 class ConditionView(RequestModel, kw_only=True):
@@ -555,79 +573,6 @@ class ConditionView(RequestModel, kw_only=True):
     """
 
     view_id: Annotated[str, Meta(description="创建成功的视图 ID")] | UnsetType = UNSET
-
-
-class ConfigCreateFieldRequest(RequestModel, kw_only=True):
-    """
-    Arguments of config.create_field: 创建自定义字段
-    """
-
-    project_key: Annotated[
-        str,
-        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
-    ]
-    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
-    field_name: Annotated[str, Meta(description="字段名称", min_length=1)]
-    field_type_key: Annotated[
-        str,
-        Meta(
-            description="字段类型（见字段与属性解析格式，如 text、select、tree_select、date、number）",
-            min_length=1,
-        ),
-    ]
-    field_alias: (
-        Annotated[str, Meta(description="字段对接标识，同一工作项类型下不可重复")] | UnsetType
-    ) = UNSET
-    value_type: (
-        Annotated[
-            int,
-            Meta(
-                description="选项来源（选择类字段）：0 自定义，1 复用（需 reference_work_item_type_key 与 reference_field_key）"
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
-    reference_work_item_type_key: (
-        Annotated[str, Meta(description="复用选项的来源工作项类型")] | UnsetType
-    ) = UNSET
-    reference_field_key: Annotated[str, Meta(description="复用选项的来源字段 key")] | UnsetType = (
-        UNSET
-    )
-    field_value: (
-        Annotated[
-            Any,
-            Meta(description="选项值（选择类字段），结构随字段类型而定（见字段与属性解析格式）"),
-        ]
-        | UnsetType
-    ) = UNSET
-    free_add: Annotated[int, Meta(description="是否允许用户自行添加选项")] | UnsetType = UNSET
-    work_item_relation_uuid: (
-        Annotated[
-            str,
-            Meta(description="工作项关系 ID（关联工作项类字段），见获取工作项关系列表"),
-        ]
-        | UnsetType
-    ) = UNSET
-    default_value: Annotated[Any, Meta(description="默认值，结构随字段类型而定")] | UnsetType = (
-        UNSET
-    )
-    help_description: Annotated[str, Meta(description="帮助说明")] | UnsetType = UNSET
-    authorized_roles: (
-        Annotated[list[str], Meta(description="可操作该字段的角色 / 系统角色 key")] | UnsetType
-    ) = UNSET
-    is_multi: Annotated[bool, Meta(description="文本字段：true 多行，false 单行")] | UnsetType = (
-        UNSET
-    )
-    format: (
-        Annotated[bool, Meta(description="日期字段：true 仅日期，false 日期+时间")] | UnsetType
-    ) = UNSET
-    team_option: (
-        Annotated[
-            Any,
-            Meta(description="团队范围（TeamOption，级联选择字段）；与 field_value 互斥"),
-        ]
-        | UnsetType
-    ) = UNSET
 
 
 class ConfigCreateTemplateRequest(RequestModel, kw_only=True):
@@ -803,42 +748,6 @@ class ConfigListWorkItemTypesRequest(RequestModel, kw_only=True):
     ]
 
 
-class ConfigUpdateFieldRequest(RequestModel, kw_only=True):
-    """
-    Arguments of config.update_field: 更新自定义字段
-    """
-
-    project_key: Annotated[
-        str,
-        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
-    ]
-    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
-    field_key: Annotated[str, Meta(description="要更新的字段 key（见获取字段信息）", min_length=1)]
-    field_name: Annotated[str, Meta(description="字段名称")] | UnsetType = UNSET
-    field_alias: Annotated[str, Meta(description="字段对接标识")] | UnsetType = UNSET
-    field_value: (
-        Annotated[Any, Meta(description="选项值更新（选择类字段），结构随字段类型而定")] | UnsetType
-    ) = UNSET
-    free_add: Annotated[int, Meta(description="是否允许用户自行添加选项")] | UnsetType = UNSET
-    work_item_relation_uuid: (
-        Annotated[str, Meta(description="工作项关系 ID（关联工作项类字段）")] | UnsetType
-    ) = UNSET
-    default_value: Annotated[Any, Meta(description="默认值，结构随字段类型而定")] | UnsetType = (
-        UNSET
-    )
-    help_description: Annotated[str, Meta(description="帮助说明")] | UnsetType = UNSET
-    authorized_roles: (
-        Annotated[list[str], Meta(description="可操作该字段的角色 / 系统角色 key")] | UnsetType
-    ) = UNSET
-    team_option: (
-        Annotated[
-            Any,
-            Meta(description="团队范围（TeamOption，级联选择字段）；与 field_value 互斥"),
-        ]
-        | UnsetType
-    ) = UNSET
-
-
 class ConfigUpdateWorkItemTypeRequest(RequestModel, kw_only=True):
     """
     Arguments of config.update_work_item_type: 更新工作项基础信息配置
@@ -893,20 +802,16 @@ class ConfirmForm(RequestModel, kw_only=True):
     state_key: Annotated[str, Meta(description="状态 key")] | UnsetType = UNSET
 
 
-class Connection(RequestModel, kw_only=True):
+class CooperationTeam(RequestModel, kw_only=True):
     """
-    节点/状态流转连线
+    视图协作团队及其范围
     """
 
-    source_state_key: Annotated[str, Meta(description="开始节点 id")] | UnsetType = UNSET
-    target_state_key: Annotated[str, Meta(description="目标节点 id")] | UnsetType = UNSET
-    transition_id: (
-        Annotated[
-            int,
-            Meta(description="流转 ID（仅状态流；状态流转接口所需的 transition_id）"),
-        ]
-        | UnsetType
-    ) = UNSET
+    id: Annotated[str, Meta(description="团队 ID")]
+    not_cascade: Annotated[bool, Meta(description="不包含下级团队")] | UnsetType = UNSET
+    not_contain_team_manager: Annotated[bool, Meta(description="不包含团队管理员")] | UnsetType = (
+        UNSET
+    )
 
 
 class CreateWorkingHourRecord(RequestModel, kw_only=True):
@@ -945,14 +850,32 @@ class DeliveryRelatedInfoItem(RequestModel, kw_only=True):
 
 class DepartmentBasicInfo(RequestModel, kw_only=True):
     """
-    部门基本信息
+    用户所属部门
     """
 
-    department_meego_key: str | UnsetType = UNSET
-    name: dict[str, str] | None | UnsetType = UNSET
-    external_ids: dict[str, str] | None | UnsetType = UNSET
-    member_count: int | UnsetType = field(name="memberCount", default=UNSET)
-    org_level: str | UnsetType = UNSET
+    department_meego_key: Annotated[str, Meta(description="部门 key")] | UnsetType = UNSET
+    name: Annotated[dict[str, str], Meta(description="多语言名称（语言 → 名称）")] | UnsetType = (
+        UNSET
+    )
+    external_ids: (
+        Annotated[dict[str, str], Meta(description="外部 ID（来源 → ID）")] | UnsetType
+    ) = UNSET
+    member_count: Annotated[int, Meta(description="部门人数")] | UnsetType = field(
+        name="memberCount", default=UNSET
+    )
+    org_level: Annotated[str, Meta(description="组织层级")] | UnsetType = UNSET
+
+
+class DocRichText(RequestModel, kw_only=True):
+    """
+    文档格式的富文本（doc JSON、纯文本、HTML 与图片）
+    """
+
+    doc: Annotated[str, Meta(description="富文本结构（JSON 字符串）")] | UnsetType = UNSET
+    doc_text: Annotated[str, Meta(description="纯文本")] | UnsetType = UNSET
+    doc_html: Annotated[str, Meta(description="HTML")] | UnsetType = UNSET
+    doc_img: Annotated[list[str], Meta(description="图片链接")] | UnsetType = UNSET
+    is_empty: Annotated[bool, Meta(description="是否为空")] | UnsetType = UNSET
 
 
 class DraftSubWorkItemRelation(RequestModel, kw_only=True):
@@ -963,6 +886,17 @@ class DraftSubWorkItemRelation(RequestModel, kw_only=True):
     relation_key: str | UnsetType = UNSET
     relation_name: str | UnsetType = UNSET
     relation_conf_uuid: str | UnsetType = UNSET
+
+
+class EditablePersonnelScope(RequestModel, kw_only=True):
+    """
+    字段的可编辑人员范围
+    """
+
+    editable_personnel_range_type: Annotated[str, Meta(description="范围类型")] | UnsetType = UNSET
+    editable_roles: Annotated[list[str], Meta(description="可编辑的角色")] | None | UnsetType = (
+        UNSET
+    )
 
 
 class ErrInfo(RequestModel, kw_only=True):
@@ -977,7 +911,7 @@ class ErrInfo(RequestModel, kw_only=True):
 
 class Expand(RequestModel, kw_only=True):
     """
-    额外参数（ExPand）；各接口支持的开关不同，见各接口页
+    额外参数（ExPand）：列表、视图与搜索接口的开关（SDK 的 Expand）；详情类接口用 WorkItemExpand
     """
 
     need_workflow: (
@@ -991,32 +925,6 @@ class Expand(RequestModel, kw_only=True):
     need_sub_task_parent: Annotated[bool, Meta(description="返回子任务父级信息")] | UnsetType = (
         UNSET
     )
-    need_union_deliverable: Annotated[bool, Meta(description="返回交付物信息")] | UnsetType = UNSET
-    need_schedule: Annotated[bool, Meta(description="返回排期信息")] | UnsetType = UNSET
-    need_schedule_table_agg: Annotated[bool, Meta(description="返回排期表聚合信息")] | UnsetType = (
-        UNSET
-    )
-    need_group_uuid_for_compound: (
-        Annotated[bool, Meta(description="复合字段返回分组 uuid")] | UnsetType
-    ) = UNSET
-    need_wbs_relation_chain_entity: (
-        Annotated[bool, Meta(description="返回 WBS 关系链实体")] | UnsetType
-    ) = UNSET
-    need_wbs_relation_chain_path: (
-        Annotated[bool, Meta(description="返回 WBS 关系链路径")] | UnsetType
-    ) = UNSET
-
-
-class FieldDeliverableItemFieldInfo(RequestModel, kw_only=True):
-    """
-    字段信息
-    """
-
-    field_key: Annotated[str, Meta(description="字段 key")] | UnsetType = UNSET
-    field_alias: Annotated[str, Meta(description="字段对接标识")] | UnsetType = UNSET
-    field_value: Annotated[Any, Meta(description="字段值，格式取决于字段类型")] | UnsetType = UNSET
-    field_value_type: Annotated[str, Meta(description="字段值类型")] | UnsetType = UNSET
-    field_type_key: Annotated[str, Meta(description="字段类型")] | UnsetType = UNSET
 
 
 class FieldDelivery(RequestModel, kw_only=True):
@@ -1027,20 +935,6 @@ class FieldDelivery(RequestModel, kw_only=True):
     project_key: str | UnsetType = UNSET
     work_item_type_key: str | UnsetType = UNSET
     field_key: str | UnsetType = UNSET
-
-
-class FieldValuePair(RequestModel, kw_only=True):
-    """
-    字段及其值；field_key 与 field_alias 二选一必填
-    """
-
-    field_key: Annotated[str, Meta(description="字段 key")] | UnsetType = UNSET
-    field_alias: Annotated[str, Meta(description="字段对接标识")] | UnsetType = UNSET
-    field_type_key: Annotated[str, Meta(description="字段类型")] | UnsetType = UNSET
-    field_value: (
-        Annotated[Any, Meta(description="字段值，格式取决于字段类型（见字段与属性解析格式）")]
-        | UnsetType
-    ) = UNSET
 
 
 class FileComment(RequestModel, kw_only=True):
@@ -1077,26 +971,13 @@ class FinishedConclusionResultItem(RequestModel, kw_only=True):
     key: Annotated[str, Meta(description="结论选项 key")] | UnsetType = UNSET
     label: Annotated[str, Meta(description="结论标签")] | UnsetType = UNSET
     origin_label: Annotated[str, Meta(description="结论原始标签")] | UnsetType = UNSET
-
-
-class FinishedOwnerConclusionInfo(RequestModel, kw_only=True):
-    """
-    单个人员的评审结论
-    """
-
-    node_owner: Annotated[str, Meta(description="用户 user_key")] | UnsetType = UNSET
-    finished_conclusion_result: (
-        Annotated[FinishedConclusionResultItem, Meta(description="结论")] | UnsetType
+    original_label: (
+        Annotated[
+            str,
+            Meta(description="结论原始标签（工作流详情中 SDK 的成员名；批量查询用 origin_label）"),
+        ]
+        | UnsetType
     ) = UNSET
-
-
-class FinishedOwnerOpinionInfo(RequestModel, kw_only=True):
-    """
-    单个人员的评审意见
-    """
-
-    node_owner: Annotated[str, Meta(description="用户 user_key")] | UnsetType = UNSET
-    finished_opinion_result: Annotated[str, Meta(description="意见")] | UnsetType = UNSET
 
 
 class FixView(RequestModel, kw_only=True):
@@ -1368,6 +1249,12 @@ class MultiTextDetail(RequestModel, kw_only=True):
     doc_text: Annotated[str, Meta(description="纯文本")] | UnsetType = UNSET
     doc_html: str | UnsetType = UNSET
     is_empty: bool | UnsetType = UNSET
+    notify_user_list: (
+        Annotated[list[str], Meta(description="富文本中被提及（通知）的用户 user_key")]
+        | None
+        | UnsetType
+    ) = UNSET
+    notify_user_type: Annotated[str, Meta(description="通知对象类型")] | UnsetType = UNSET
 
 
 class NodeBasicInfo(RequestModel, kw_only=True):
@@ -1388,6 +1275,16 @@ class NodeElement(RequestModel, kw_only=True):
 
     element_key: str | UnsetType = UNSET
     name: str | UnsetType = UNSET
+
+
+class ObjectStatusValue(RequestModel, kw_only=True):
+    """
+    操作记录中的对象状态值
+    """
+
+    object_type: Annotated[str, Meta(description="对象类型")] | UnsetType = UNSET
+    object_property: Annotated[str, Meta(description="对象属性")] | UnsetType = UNSET
+    values: Annotated[list[str], Meta(description="值")] | None | UnsetType = UNSET
 
 
 class OperationRecordObject(RequestModel, kw_only=True):
@@ -1434,34 +1331,53 @@ class OptionValue(RequestModel, kw_only=True):
 
 class OrderInfo(RequestModel, kw_only=True):
     """
-    位置引用（value_type 指明 vaule 的含义）
+    顺序信息中的一项（值的成员名在 SDK 中就拼作 vaule）
     """
 
-    value_type: str | UnsetType = UNSET
-    vaule: (
-        Annotated[str, Meta(description="位置值；Go SDK 的线上名即为 vaule（拼写如此）")]
-        | UnsetType
-    ) = UNSET
-    path: str | UnsetType = UNSET
+    value_type: Annotated[str, Meta(description="值类型")] | UnsetType = UNSET
+    vaule: Annotated[str, Meta(description="值（线上成员名即 vaule）")] | UnsetType = UNSET
+    path: Annotated[str, Meta(description="层级路径")] | UnsetType = UNSET
 
 
 class OutUserInfo(RequestModel, kw_only=True):
     """
-    外部账号标识（外部平台用户 ID 及登录平台类型）
+    外部用户信息
     """
 
-    out_user_id: str | UnsetType = UNSET
-    login_platform_type: str | UnsetType = UNSET
+    out_user_id: Annotated[str, Meta(description="外部用户 ID")] | UnsetType = UNSET
+    login_platform_type: Annotated[str, Meta(description="登录平台类型")] | UnsetType = UNSET
 
 
 class OwnerConf(RequestModel, kw_only=True):
     """
-    节点负责人配置：分配方式、角色与指定人员
+    WBS 子项的负责人配置
     """
 
-    owner_usage_mode: str | UnsetType = UNSET
-    owner_roles: list[str] | None | UnsetType = UNSET
-    user_keys: list[str] | None | UnsetType = UNSET
+    owner_usage_mode: Annotated[str, Meta(description="负责人分配方式")] | UnsetType = UNSET
+    owner_roles: Annotated[list[str], Meta(description="负责人角色")] | None | UnsetType = UNSET
+    user_keys: Annotated[list[str], Meta(description="负责人 user_key")] | None | UnsetType = UNSET
+
+
+class OwnerDepartment(RequestModel, kw_only=True):
+    """
+    人员所在部门
+    """
+
+    id: Annotated[str, Meta(description="部门 ID")] | UnsetType = UNSET
+    name: Annotated[str, Meta(description="部门名称")] | UnsetType = UNSET
+    en_name: Annotated[str, Meta(description="英文名称")] | UnsetType = UNSET
+
+
+class OwnerLeader(RequestModel, kw_only=True):
+    """
+    人员的上级
+    """
+
+    id: Annotated[str, Meta(description="人员 ID")] | UnsetType = UNSET
+    name: Annotated[str, Meta(description="姓名")] | UnsetType = UNSET
+    u_name: Annotated[str, Meta(description="用户名")] | UnsetType = UNSET
+    email: Annotated[str, Meta(description="邮箱")] | UnsetType = UNSET
+    employee_number: Annotated[str, Meta(description="工号")] | UnsetType = UNSET
 
 
 class Pagination(RequestModel, kw_only=True):
@@ -1473,6 +1389,16 @@ class Pagination(RequestModel, kw_only=True):
     page_size: Annotated[int, Meta(description="每页条数")] | UnsetType = UNSET
     total: Annotated[int, Meta(description="总数")] | UnsetType = UNSET
     has_more: Annotated[bool, Meta(description="是否还有更多（部分接口返回）")] | UnsetType = UNSET
+
+
+class ParentWorkItem(RequestModel, kw_only=True):
+    """
+    父工作项（WorkItem.parent_work_item 元素）
+    """
+
+    relation_uuid: Annotated[str, Meta(description="父子关系 UUID")] | UnsetType = UNSET
+    parent_work_item_id: Annotated[int, Meta(description="父工作项 ID")] | UnsetType = UNSET
+    parent_node_key: Annotated[str, Meta(description="父工作项中的节点 key")] | UnsetType = UNSET
 
 
 class PlanTablesCompleteCreateAuditRequest(RequestModel, kw_only=True):
@@ -1615,6 +1541,7 @@ class ProjectsDetailRequest(RequestModel, kw_only=True):
     simple_name: (
         Annotated[list[str], Meta(description="同 simple_names（页面请求示例的写法）")] | UnsetType
     ) = UNSET
+    tenant_group_id: Annotated[int, Meta(description="渠道 ID（渠道用户使用）")] | UnsetType = UNSET
 
 
 class ProjectsListRequest(RequestModel, kw_only=True):
@@ -1630,6 +1557,14 @@ class ProjectsListRequest(RequestModel, kw_only=True):
         ]
         | UnsetType
     ) = UNSET
+    tenant_group_id: (
+        Annotated[
+            int,
+            Meta(description="渠道 ID（渠道用户使用，同跨空间筛选的 tenant_group_id）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    asset_key: Annotated[str, Meta(description="资产 key（SDK 的请求体成员）")] | UnsetType = UNSET
 
 
 class QuickFilter(RequestModel, kw_only=True):
@@ -1645,6 +1580,18 @@ class QuickFilter(RequestModel, kw_only=True):
         | UnsetType
     ) = UNSET
     quick_filter_name: Annotated[str, Meta(description="快捷筛选名称")] | UnsetType = UNSET
+
+
+class RelatedFieldExtraDisplayInfo(RequestModel, kw_only=True):
+    """
+    关联字段在某空间、工作项类型下额外展示的内容
+    """
+
+    project_key: Annotated[str, Meta(description="空间 key")] | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | UnsetType = UNSET
+    display_field_keys: Annotated[list[str], Meta(description="展示的字段 key")] | UnsetType = UNSET
+    display_role_keys: Annotated[list[str], Meta(description="展示的角色 key")] | UnsetType = UNSET
+    display_controls: Annotated[list[str], Meta(description="展示的控件")] | UnsetType = UNSET
 
 
 class RelationBindInstance(RequestModel, kw_only=True):
@@ -1667,6 +1614,16 @@ class RelationDetail(RequestModel, kw_only=True):
     work_item_type_key: Annotated[str, Meta(description="关联工作项类型 key")]
     project_name: Annotated[str, Meta(description="关联空间名称")] | UnsetType = UNSET
     work_item_type_name: Annotated[str, Meta(description="关联工作项类型名称")] | UnsetType = UNSET
+
+
+class RelationFieldTarget(RequestModel, kw_only=True):
+    """
+    关联字段指向的工作项（SDK 的 FieldDetail）
+    """
+
+    story_id: Annotated[int, Meta(description="工作项 ID")] | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | UnsetType = UNSET
+    project_key: Annotated[str, Meta(description="空间 key")] | UnsetType = UNSET
 
 
 class RelationInstance(RequestModel, kw_only=True):
@@ -1852,30 +1809,6 @@ class ResourceTemplate(RequestModel, kw_only=True):
     work_flow_key: str | UnsetType = UNSET
 
 
-class ResourcesCreateInstanceRequest(RequestModel, kw_only=True):
-    """
-    Arguments of resources.create_instance: 通过资源创建工作项实例
-    """
-
-    project_key: Annotated[str, Meta(min_length=1)]
-    work_item_id: int
-    work_item_type_key: Annotated[str, Meta(min_length=1)]
-    field_value_pairs: list[FieldValuePair] | UnsetType = UNSET
-    template_id: int | UnsetType = UNSET
-    name: str | UnsetType = UNSET
-
-
-class ResourcesCreateWorkItemRequest(RequestModel, kw_only=True):
-    """
-    Arguments of resources.create_work_item: 创建资源库工作项
-    """
-
-    project_key: Annotated[str, Meta(min_length=1)]
-    work_item_type_key: Annotated[str, Meta(min_length=1)]
-    template_id: int | UnsetType = UNSET
-    field_value_pairs: list[FieldValuePair] | UnsetType = UNSET
-
-
 class ResourcesQueryElementsRequest(RequestModel, kw_only=True):
     """
     Arguments of resources.query_elements: 查询资源库资源（节点 / 任务）
@@ -1886,29 +1819,6 @@ class ResourcesQueryElementsRequest(RequestModel, kw_only=True):
     element_type: str | UnsetType = UNSET
     page_num: int | UnsetType = UNSET
     page_size: int | UnsetType = UNSET
-
-
-class ResourcesQueryWorkItemsRequest(RequestModel, kw_only=True):
-    """
-    Arguments of resources.query_work_items: 批量查询资源库工作项详情
-    """
-
-    project_key: Annotated[str, Meta(min_length=1)]
-    work_item_ids: Annotated[list[int], Meta(min_length=1)]
-    fields: list[str] | UnsetType = UNSET
-    work_item_type_key: str | UnsetType = UNSET
-    expand: Expand | UnsetType = UNSET
-
-
-class ResourcesUpdateWorkItemRequest(RequestModel, kw_only=True):
-    """
-    Arguments of resources.update_work_item: 更新资源库工作项
-    """
-
-    project_key: Annotated[str, Meta(min_length=1)]
-    work_item_type_key: Annotated[str, Meta(min_length=1)]
-    work_item_id: int
-    update_fields: Annotated[list[FieldValuePair], Meta(min_length=1)]
 
 
 class RichTextAttrs(RequestModel, kw_only=True):
@@ -2005,6 +1915,15 @@ class RoleConfDetail(RequestModel, kw_only=True):
         | UnsetType
     ) = UNSET
     is_member_multi: Annotated[bool, Meta(description="限制为单人配置")] | UnsetType = UNSET
+    key: Annotated[str, Meta(description="角色 key")] | UnsetType = UNSET
+    role_alias: Annotated[str, Meta(description="角色对接标识")] | UnsetType = UNSET
+    allow_delete: Annotated[bool, Meta(description="是否允许删除该角色")] | UnsetType = UNSET
+    is_required: Annotated[int, Meta(description="是否必填（SDK 的 int32 值）")] | UnsetType = UNSET
+    authorization_role_keys: (
+        Annotated[list[str], Meta(description="可授权的角色 key")] | None | UnsetType
+    ) = UNSET
+    lock_app_id: Annotated[str, Meta(description="锁定该角色的插件 ID")] | UnsetType = UNSET
+    lock_scope: Annotated[list[str], Meta(description="锁定范围")] | None | UnsetType = UNSET
 
 
 class RoleOwner(RequestModel, kw_only=True):
@@ -2017,6 +1936,10 @@ class RoleOwner(RequestModel, kw_only=True):
         UNSET
     )
     owners: Annotated[list[str], Meta(description="成员 user_key 列表")] | None | UnsetType = UNSET
+    exist: Annotated[bool, Meta(description="角色在工作项上是否存在（响应）")] | UnsetType = UNSET
+    is_member_multi: (
+        Annotated[bool, Meta(description="角色是否允许多名成员（响应）")] | UnsetType
+    ) = UNSET
 
 
 class Schedule(RequestModel, kw_only=True):
@@ -2056,6 +1979,9 @@ class Schedule(RequestModel, kw_only=True):
             Meta(description="排期自动补充模式（Schedule 结构成员，页面示例未使用）"),
         ]
         | UnsetType
+    ) = UNSET
+    planned_construction_period: (
+        Annotated[int, Meta(description="计划工期（SDK 的 int32 值）")] | UnsetType
     ) = UNSET
 
 
@@ -2166,37 +2092,12 @@ class SearchUser(RequestModel, kw_only=True):
 
 class SeqOrderInfo(RequestModel, kw_only=True):
     """
-    草稿中的位置：前序、后序与父级
+    WBS 子项的顺序信息
     """
 
-    pre: list[OrderInfo] | None | UnsetType = UNSET
-    post: list[OrderInfo] | None | UnsetType = UNSET
-    parent: OrderInfo | UnsetType = UNSET
-
-
-class SimpleField(RequestModel, kw_only=True):
-    """
-    字段基础信息（SimpleField）
-    """
-
-    field_key: Annotated[str, Meta(description="字段 key")] | UnsetType = UNSET
-    field_alias: Annotated[str, Meta(description="字段对接标识")] | UnsetType = UNSET
-    field_name: Annotated[str, Meta(description="字段名称")] | UnsetType = UNSET
-    field_type_key: Annotated[str, Meta(description="字段类型")] | UnsetType = UNSET
-    is_custom_field: Annotated[bool, Meta(description="是否为自定义字段")] | UnsetType = UNSET
-    work_item_scopes: (
-        Annotated[list[str], Meta(description="作用范围（工作项类型）")] | None | UnsetType
-    ) = UNSET
-    value_generate_mode: (
-        Annotated[str, Meta(description="字段生成方式，如 Default")] | UnsetType
-    ) = UNSET
-    relation_id: Annotated[str, Meta(description="关联关系 ID")] | UnsetType = UNSET
-    options: (
-        Annotated[list[Option], Meta(description="选项（选择类型字段）")] | None | UnsetType
-    ) = UNSET
-    compound_fields: (
-        Annotated[list[SimpleField], Meta(description="复合字段的子字段")] | None | UnsetType
-    ) = UNSET
+    pre: Annotated[list[OrderInfo], Meta(description="前序项")] | None | UnsetType = UNSET
+    post: Annotated[list[OrderInfo], Meta(description="后序项")] | None | UnsetType = UNSET
+    parent: Annotated[OrderInfo, Meta(description="父级")] | UnsetType = UNSET
 
 
 class StateFlowConf(RequestModel, kw_only=True):
@@ -2212,30 +2113,6 @@ class StateFlowConf(RequestModel, kw_only=True):
         Annotated[list[ConfirmForm], Meta(description="确认表单")] | None | UnsetType
     ) = UNSET
     action: Annotated[int, Meta(description="更新流程模板时的操作类型")] | UnsetType = UNSET
-
-
-class StateFlowNode(RequestModel, kw_only=True):
-    """
-    状态流工作项的状态。页 35 的状态流返回示例未被抓取；成员按页 06 的 StateFlowNode 结构名与 节点流同名成员给出。
-    """
-
-    id: Annotated[str, Meta(description="状态 ID（state_key）")] | UnsetType = UNSET
-    name: Annotated[str, Meta(description="状态名称")] | UnsetType = UNSET
-    status: (
-        Annotated[
-            Literal[1, 2, 3],
-            Meta(description="状态（WFState.status），1 未到达，2 当前状态，3 已经过"),
-        ]
-        | UnsetType
-    ) = UNSET
-    role_owners: Annotated[list[RoleOwner], Meta(description="角色及负责人")] | None | UnsetType = (
-        UNSET
-    )
-    fields: Annotated[list[FieldValuePair], Meta(description="状态表单字段")] | None | UnsetType = (
-        UNSET
-    )
-    actual_begin_time: Annotated[str, Meta(description="状态开始时间")] | UnsetType = UNSET
-    actual_finish_time: Annotated[str, Meta(description="状态结束时间")] | UnsetType = UNSET
 
 
 class StateTime(RequestModel, kw_only=True):
@@ -2305,69 +2182,6 @@ class SubStatus(RequestModel, kw_only=True):
     status: Annotated[Literal[0, 1], Meta(description="0 未确认，1 已确认")] | UnsetType = UNSET
 
 
-class SubTask(RequestModel, kw_only=True):
-    """
-    节点子任务
-    """
-
-    id: Annotated[str, Meta(description="子任务 ID")] | UnsetType = UNSET
-    name: Annotated[str, Meta(description="子任务名称")] | UnsetType = UNSET
-    schedules: (
-        Annotated[list[Schedule], Meta(description="不同用户的排期（仅差异化排期时有值）")]
-        | None
-        | UnsetType
-    ) = UNSET
-    order: Annotated[float, Meta(description="子任务顺序")] | UnsetType = UNSET
-    details: Annotated[str, Meta(description="子任务详情")] | UnsetType = UNSET
-    passed: Annotated[bool, Meta(description="是否已完成")] | UnsetType = UNSET
-    owners: Annotated[list[str], Meta(description="负责人 user_key")] | None | UnsetType = UNSET
-    assignee: (
-        Annotated[list[str], Meta(description="子任务负责人 user_key（非角色联动时）")]
-        | None
-        | UnsetType
-    ) = UNSET
-    role_assignee: (
-        Annotated[
-            list[RoleOwner],
-            Meta(description="角色负责人（角色联动时；人员未填时也会返回角色）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    owner_usage_mode: (
-        Annotated[
-            int,
-            Meta(description="子任务负责人分配模式，1 自行添加（不限范围/限制范围），2 角色联动"),
-        ]
-        | UnsetType
-    ) = UNSET
-    owner_roles: (
-        Annotated[
-            list[str],
-            Meta(description="子任务负责人范围或关联的角色；mode=1 且为空表示负责人自动添加"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    note: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
-    actual_begin_time: (
-        Annotated[
-            str,
-            Meta(description="实际开始时间（ISO 8601 字符串，如 2025-10-22T03:43:32.886Z）"),
-        ]
-        | UnsetType
-    ) = UNSET
-    actual_finish_time: (
-        Annotated[str, Meta(description="实际完成时间（ISO 8601 字符串）")] | UnsetType
-    ) = UNSET
-    deliverable: Annotated[list[FieldValuePair], Meta(description="交付物")] | None | UnsetType = (
-        UNSET
-    )
-    fields: Annotated[list[FieldValuePair], Meta(description="子任务字段")] | None | UnsetType = (
-        UNSET
-    )
-
-
 class SubTaskConf(RequestModel, kw_only=True):
     """
     节点上的子任务配置（流程模板详情的 sub_tasks 元素）
@@ -2391,6 +2205,17 @@ class SubTaskConf(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class SubTaskParentInfo(RequestModel, kw_only=True):
+    """
+    子任务的父级信息
+    """
+
+    work_item_id: Annotated[int, Meta(description="父工作项 ID")] | UnsetType = UNSET
+    work_item_name: Annotated[str, Meta(description="父工作项名称")] | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="父工作项类型")] | UnsetType = UNSET
+    node_id: Annotated[str, Meta(description="子任务所在节点 ID")] | UnsetType = UNSET
+
+
 class SubWorkItemConf(RequestModel, kw_only=True):
     """
     节点上的子工作项配置
@@ -2405,43 +2230,6 @@ class SubWorkItemConf(RequestModel, kw_only=True):
     work_item_type_name: (
         Annotated[str, Meta(description="子工作项所属工作项类型名称")] | UnsetType
     ) = UNSET
-
-
-class SubtasksCreateRequest(RequestModel, kw_only=True):
-    """
-    Arguments of subtasks.create: 创建子任务
-    """
-
-    project_key: Annotated[
-        str,
-        Meta(
-            description="空间 ID（project_key）或空间域名（simple_name）；须与子任务所在空间一致（10001）",
-            min_length=1,
-        ),
-    ]
-    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
-    work_item_id: Annotated[int, Meta(description="工作项实例 ID")]
-    node_id: Annotated[str, Meta(description="创建子任务的节点 ID", min_length=1)]
-    name: Annotated[str, Meta(description="子任务名称", min_length=1)]
-    alias_key: Annotated[str, Meta(description="子任务对接标识")] | UnsetType = UNSET
-    assignee: (
-        Annotated[
-            list[str],
-            Meta(
-                description="子任务负责人 user_key；节点负责人与角色绑定时改用 role_assignee（20006），不可与 role_assignee 同传（20047）"
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
-    role_assignee: (
-        Annotated[
-            list[RoleOwner],
-            Meta(description="按角色指定负责人；role 须与节点绑定的角色匹配（20048）"),
-        ]
-        | UnsetType
-    ) = UNSET
-    schedule: Annotated[Schedule, Meta(description="子任务排期与估分")] | UnsetType = UNSET
-    note: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
 
 
 class SubtasksDeleteRequest(RequestModel, kw_only=True):
@@ -2472,63 +2260,23 @@ class SubtasksListRequest(RequestModel, kw_only=True):
     node_id: Annotated[str, Meta(description="节点 ID", min_length=1)]
 
 
-class SubtasksOperateRequest(RequestModel, kw_only=True):
+class SymbolSetting(RequestModel, kw_only=True):
     """
-    Arguments of subtasks.operate: 子任务完成/回滚
-    """
-
-    project_key: Annotated[
-        str,
-        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
-    ]
-    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
-    work_item_id: Annotated[int, Meta(description="工作项实例 ID")]
-    node_id: Annotated[str, Meta(description="子任务所在节点 ID", min_length=1)]
-    task_id: Annotated[int, Meta(description="子任务 ID")]
-    action: Annotated[
-        Literal["confirm", "rollback"],
-        Meta(description="操作：confirm 完成，rollback 回滚（仅支持这两种，20082）"),
-    ]
-    assignee: Annotated[list[str], Meta(description="子任务负责人 user_key")] | UnsetType = UNSET
-    role_assignee: Annotated[list[RoleOwner], Meta(description="按角色指定负责人")] | UnsetType = (
-        UNSET
-    )
-    schedules: Annotated[list[Schedule], Meta(description="排期")] | UnsetType = UNSET
-    deliverable: Annotated[list[FieldValuePair], Meta(description="交付物")] | UnsetType = UNSET
-    note: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
-
-
-class SubtasksUpdateRequest(RequestModel, kw_only=True):
-    """
-    Arguments of subtasks.update: 更新子任务
+    数字字段的单位符号
     """
 
-    project_key: Annotated[
-        str,
-        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
-    ]
-    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
-    work_item_id: Annotated[int, Meta(description="工作项实例 ID")]
-    node_id: Annotated[str, Meta(description="子任务所在节点 ID", min_length=1)]
-    task_id: Annotated[int, Meta(description="子任务 ID")]
-    name: Annotated[str, Meta(description="子任务名称")] | UnsetType = UNSET
-    assignee: (
-        Annotated[
-            list[str],
-            Meta(description="子任务负责人 user_key；不可与 role_assignee 同传（20047）"),
-        ]
-        | UnsetType
-    ) = UNSET
-    role_assignee: (
-        Annotated[
-            list[RoleOwner],
-            Meta(description="按角色指定负责人；role 须与节点绑定的角色匹配（20048）"),
-        ]
-        | UnsetType
-    ) = UNSET
-    schedule: Annotated[Schedule, Meta(description="子任务排期与估分")] | UnsetType = UNSET
-    note: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
-    deliverable: Annotated[list[FieldValuePair], Meta(description="交付物")] | UnsetType = UNSET
+    display: Annotated[str, Meta(description="显示方式")] | UnsetType = UNSET
+    value: Annotated[str, Meta(description="符号")] | UnsetType = UNSET
+    layout: Annotated[str, Meta(description="位置")] | UnsetType = UNSET
+
+
+class TargetState(RequestModel, kw_only=True):
+    """
+    目标状态（FieldValuePair.target_state）
+    """
+
+    state_key: Annotated[str, Meta(description="状态 key")] | UnsetType = UNSET
+    transition_id: Annotated[int, Meta(description="流转 ID")] | UnsetType = UNSET
 
 
 class TaskConf(RequestModel, kw_only=True):
@@ -2568,6 +2316,29 @@ class Team(RequestModel, kw_only=True):
     administrators: (
         Annotated[list[str], Meta(description="团队下的管理员 user_key 列表")] | UnsetType
     ) = UNSET
+    members: (
+        Annotated[list[str], Meta(description="团队成员 user_key 列表（SDK 的成员名）")] | UnsetType
+    ) = UNSET
+
+
+class TeamDataScope(RequestModel, kw_only=True):
+    """
+    团队范围中的一个团队
+    """
+
+    team_id: Annotated[str, Meta(description="团队 ID")] | UnsetType = UNSET
+    cascade: Annotated[bool, Meta(description="是否包含下级团队")] | UnsetType = UNSET
+
+
+class TeamOption(RequestModel, kw_only=True):
+    """
+    团队字段的团队范围（TeamOption，页 06 只列出结构名）
+    """
+
+    team_mode: Annotated[str, Meta(description="团队范围模式")] | UnsetType = UNSET
+    team_data_scopes: Annotated[list[TeamDataScope], Meta(description="团队范围")] | UnsetType = (
+        UNSET
+    )
 
 
 class TemplateConf(RequestModel, kw_only=True):
@@ -2761,6 +2532,10 @@ class UserDetail(RequestModel, kw_only=True):
         ]
         | UnsetType
     ) = UNSET
+    out_user: Annotated[OutUserInfo, Meta(description="外部用户信息")] | UnsetType = UNSET
+    departments: (
+        Annotated[list[DepartmentBasicInfo], Meta(description="所属部门")] | None | UnsetType
+    ) = UNSET
 
 
 class UserGroup(RequestModel, kw_only=True):
@@ -2841,6 +2616,8 @@ class UsersListTeamsRequest(RequestModel, kw_only=True):
         str,
         Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
     ]
+    offset: Annotated[int, Meta(description="从第几个团队开始（默认 0）", ge=0)] | UnsetType = UNSET
+    limit: Annotated[int, Meta(description="本页最多返回的团队数", ge=1)] | UnsetType = UNSET
 
 
 class UsersQueryRequest(RequestModel, kw_only=True):
@@ -2982,6 +2759,15 @@ class ViewsCreateFixViewRequest(RequestModel, kw_only=True):
         ]
         | UnsetType
     ) = UNSET
+    cooperation_teams: (
+        Annotated[
+            list[CooperationTeam],
+            Meta(
+                description="指定团队及其范围（cooperation_mode 为 1 时适用；可设不级联、不含团队管理员）"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class ViewsDeleteRequest(RequestModel, kw_only=True):
@@ -3015,6 +2801,9 @@ class ViewsListPanoramicWorkItemsRequest(RequestModel, kw_only=True):
     quick_filter_id: (
         Annotated[str, Meta(description="快捷筛选 ID（见 views.list 返回的 quick_filters）")]
         | UnsetType
+    ) = UNSET
+    expand: (
+        Annotated[Expand, Meta(description="额外参数（同获取指定的工作项列表）")] | UnsetType
     ) = UNSET
 
 
@@ -3107,6 +2896,38 @@ class ViewsUpdateFixViewRequest(RequestModel, kw_only=True):
     remove_work_item_ids: (
         Annotated[list[int], Meta(description="要从视图移除的工作项 ID")] | UnsetType
     ) = UNSET
+    cooperation_mode: (
+        Annotated[
+            Literal[1, 2, 3],
+            Meta(
+                description="协作模式：1 指定人员或团队，2 全部空间管理员，3 全部空间成员（同创建固定视图）"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    cooperation_user_keys: (
+        Annotated[
+            list[str],
+            Meta(description="指定人员 user_key（cooperation_mode 为 1 时适用）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    cooperation_team_ids: (
+        Annotated[
+            list[int],
+            Meta(description="指定团队 team_id（cooperation_mode 为 1 时适用）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    cooperation_teams: (
+        Annotated[
+            list[CooperationTeam],
+            Meta(
+                description="指定团队及其范围（cooperation_mode 为 1 时适用；可设不级联、不含团队管理员）"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class WBSParentWorkItem(RequestModel, kw_only=True):
@@ -3128,6 +2949,17 @@ class WBSParentWorkItem(RequestModel, kw_only=True):
         Annotated[list[str], Meta(description="关联节点对接标识")] | None | UnsetType
     ) = UNSET
     relation_node_uuid: Annotated[str, Meta(description="关联节点 uuid")] | UnsetType = UNSET
+
+
+class WBSReference(RequestModel, kw_only=True):
+    """
+    WBS 子项引用的另一项（依赖项、排期参照项；SDK 的 DependencyInfo / ScheduleReferenceValue 成员相同）
+    """
+
+    work_item_id: Annotated[int, Meta(description="工作项 ID")] | UnsetType = UNSET
+    state_key: Annotated[str, Meta(description="节点 key")] | UnsetType = UNSET
+    name: Annotated[str, Meta(description="名称")] | UnsetType = UNSET
+    type: Annotated[str, Meta(description="类型")] | UnsetType = UNSET
 
 
 class WBSRelationChainEntityItem(RequestModel, kw_only=True):
@@ -3248,22 +3080,6 @@ class WbsStatusConf(RequestModel, kw_only=True):
     status_order_index: int | UnsetType = UNSET
 
 
-class WbsSubInstanceCreate(RequestModel, kw_only=True):
-    """
-    在草稿中新建子工作项实例
-    """
-
-    project_key: str | UnsetType = UNSET
-    work_item_type_key: str | UnsetType = UNSET
-    field_values: list[FieldValuePair] | None | UnsetType = UNSET
-    relation_case: WbsRelationCase | UnsetType = UNSET
-    template_id: int | UnsetType = UNSET
-    work_item_id: int | UnsetType = UNSET
-    linked_resources: list[LinkedResource] | None | UnsetType = UNSET
-    pre: str | UnsetType = UNSET
-    mode: str | UnsetType = UNSET
-
-
 class WbsSubProcessConf(RequestModel, kw_only=True):
     """
     节点关联的子流程（子工作项流程模板）
@@ -3274,6 +3090,39 @@ class WbsSubProcessConf(RequestModel, kw_only=True):
     template_id: str | UnsetType = UNSET
     work_item_type_key: str | UnsetType = UNSET
     flow_mode: str | UnsetType = UNSET
+
+
+class WorkItemExpand(RequestModel, kw_only=True):
+    """
+    详情类接口（获取工作项详情、工作流详情、WBS、按关联搜索）的额外参数：Expand 的开关加上交付物、 复合字段分组与 WBS 链路开关（SDK 的 WorkItem_work_item_Expand）
+    """
+
+    need_workflow: (
+        Annotated[bool, Meta(description="返回工作流信息（状态流工作项不支持）")] | UnsetType
+    ) = UNSET
+    need_multi_text: Annotated[bool, Meta(description="返回富文本详细内容")] | UnsetType = UNSET
+    relation_fields_detail: Annotated[bool, Meta(description="返回关联字段详情")] | UnsetType = (
+        UNSET
+    )
+    need_user_detail: Annotated[bool, Meta(description="返回人员详细信息")] | UnsetType = UNSET
+    need_sub_task_parent: Annotated[bool, Meta(description="返回子任务父级信息")] | UnsetType = (
+        UNSET
+    )
+    need_union_deliverable: (
+        Annotated[bool, Meta(description="是否融合需要交付物（页 36）")] | UnsetType
+    ) = UNSET
+    need_group_uuid_for_compound: (
+        Annotated[bool, Meta(description="复合字段返回分组 uuid（页 34）")] | UnsetType
+    ) = UNSET
+    need_wbs_relation_chain_entity: (
+        Annotated[bool, Meta(description="是否需要 WBS 链路实例（页 36）")] | UnsetType
+    ) = UNSET
+    need_wbs_relation_chain_path: (
+        Annotated[bool, Meta(description="是否需要 WBS 链路层级（页 36）")] | UnsetType
+    ) = UNSET
+    need_parent_workitem: (
+        Annotated[bool, Meta(description="返回父工作项（WorkItem.parent_work_item）")] | UnsetType
+    ) = UNSET
 
 
 class WorkItemKeyType(RequestModel, kw_only=True):
@@ -3446,29 +3295,16 @@ class WorkItemsCompositiveSearchRequest(RequestModel, kw_only=True):
     project_keys: (
         Annotated[list[str], Meta(description="搜索的空间范围（空间 key 列表）")] | UnsetType
     ) = UNSET
+    simple_names: (
+        Annotated[list[str], Meta(description="搜索的空间范围（空间域名 simple_name 列表）")]
+        | UnsetType
+    ) = UNSET
     query_sub_type: (
         Annotated[list[str], Meta(description="工作项类型列表，query_type 为 workitem 时生效")]
         | UnsetType
     ) = UNSET
     page_size: Annotated[int, Meta(description="分页大小，默认 50", ge=1)] | UnsetType = UNSET
     page_num: Annotated[int, Meta(description="页码，默认 1", ge=1)] | UnsetType = UNSET
-
-
-class WorkItemsCreateRequest(RequestModel, kw_only=True):
-    """
-    Arguments of work_items.create: 创建工作项
-    """
-
-    project_key: Annotated[str, Meta(min_length=1)]
-    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
-    field_value_pairs: (
-        Annotated[list[FieldValuePair], Meta(description="工作项字段（FieldValuePair）")]
-        | UnsetType
-    ) = UNSET
-    template_id: (
-        Annotated[int, Meta(description="流程模板 ID，不传时使用第一个流程模板")] | UnsetType
-    ) = UNSET
-    name: Annotated[str, Meta(description="工作项名称")] | UnsetType = UNSET
 
 
 class WorkItemsCreateWorkHourRecordsRequest(RequestModel, kw_only=True):
@@ -3797,7 +3633,7 @@ class WorkItemsQueryRequest(RequestModel, kw_only=True):
         ]
         | UnsetType
     ) = UNSET
-    expand: Annotated[Expand, Meta(description="额外参数")] | UnsetType = UNSET
+    expand: Annotated[WorkItemExpand, Meta(description="额外参数")] | UnsetType = UNSET
 
 
 class WorkItemsSearchByRelationRequest(RequestModel, kw_only=True):
@@ -3830,46 +3666,7 @@ class WorkItemsSearchByRelationRequest(RequestModel, kw_only=True):
         UNSET
     )
     page_num: Annotated[int, Meta(description="分页页码，从 1 开始", ge=1)] | UnsetType = UNSET
-
-
-class WorkItemsUpdateCompoundFieldRequest(RequestModel, kw_only=True):
-    """
-    Arguments of work_items.update_compound_field: 按组更新复合字段值
-    """
-
-    project_key: Annotated[
-        str,
-        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
-    ]
-    work_item_id: Annotated[int, Meta(description="工作项实例 ID")]
-    action: Annotated[
-        Literal["delete", "update", "add"],
-        Meta(description="操作：delete 删除指定组，update 更新指定组，add 添加新组"),
-    ]
-    field_key: (
-        Annotated[str, Meta(description="复合字段 ID；与 field_alias 二选一")] | UnsetType
-    ) = UNSET
-    field_alias: (
-        Annotated[str, Meta(description="复合字段对接标识；与 field_key 二选一")] | UnsetType
-    ) = UNSET
-    group_uuid: (
-        Annotated[
-            str,
-            Meta(
-                description="复合字段组标识（获取工作项详情时传 expand.need_group_uuid_for_compound 获取）；update / delete 必填，add 不可填"
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
-    fields: (
-        Annotated[
-            list[list[FieldValuePair]],
-            Meta(
-                description="复合字段数据：action 为 add 时为要添加的多组数据，为 update 时为要更新的单组数据"
-            ),
-        ]
-        | UnsetType
-    ) = UNSET
+    expand: Annotated[WorkItemExpand, Meta(description="额外参数")] | UnsetType = UNSET
 
 
 class WorkItemsUpdateFinishedRequest(RequestModel, kw_only=True):
@@ -3902,20 +3699,6 @@ class WorkItemsUpdateFinishedRequest(RequestModel, kw_only=True):
     reset: Annotated[bool, Meta(description="是否置空当前评审信息，默认 false")] | UnsetType = UNSET
 
 
-class WorkItemsUpdateRequest(RequestModel, kw_only=True):
-    """
-    Arguments of work_items.update: 更新工作项
-    """
-
-    project_key: Annotated[str, Meta(min_length=1)]
-    work_item_type_key: Annotated[str, Meta(min_length=1)]
-    work_item_id: Annotated[int, Meta(description="工作项实例 ID")]
-    update_fields: Annotated[
-        list[FieldValuePair],
-        Meta(description="目标更新的字段列表，覆盖更新", min_length=1),
-    ]
-
-
 class WorkItemsUpdateWorkHourRecordsRequest(RequestModel, kw_only=True):
     """
     Arguments of work_items.update_work_hour_records: 更新工时登记记录
@@ -3928,78 +3711,6 @@ class WorkItemsUpdateWorkHourRecordsRequest(RequestModel, kw_only=True):
         list[UpdateWorkingHourRecord],
         Meta(description="要更新的工时记录（同一操作者的多条）", min_length=1),
     ]
-
-
-class WorkflowsChangeStateRequest(RequestModel, kw_only=True):
-    """
-    Arguments of workflows.change_state: 状态流转
-    """
-
-    project_key: Annotated[
-        str,
-        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
-    ]
-    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
-    work_item_id: Annotated[int, Meta(description="工作项实例 ID（状态流）")]
-    transition_id: Annotated[
-        int,
-        Meta(
-            description="流转到下一状态的 ID（见获取工作流详情 connections 的 transition_id）；不可为 0（20005）",
-            ge=1,
-        ),
-    ]
-    fields: (
-        Annotated[
-            list[FieldValuePair],
-            Meta(description="要更新的字段，仅能更新状态表单中的字段"),
-        ]
-        | UnsetType
-    ) = UNSET
-    role_owners: Annotated[list[RoleOwner], Meta(description="角色及负责人")] | UnsetType = UNSET
-
-
-class WorkflowsOperateNodeRequest(RequestModel, kw_only=True):
-    """
-    Arguments of workflows.operate_node: 节点完成/回滚
-    """
-
-    project_key: Annotated[
-        str,
-        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
-    ]
-    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
-    work_item_id: Annotated[int, Meta(description="工作项实例 ID（节点流）")]
-    node_id: Annotated[str, Meta(description="目标节点 ID（与节点 state_key 等价）", min_length=1)]
-    action: (
-        Annotated[
-            Literal["confirm", "rollback"],
-            Meta(description="操作类型：confirm 完成节点，rollback 回滚节点"),
-        ]
-        | UnsetType
-    ) = UNSET
-    rollback_reason: (
-        Annotated[str, Meta(description="回滚原因；action 为 rollback 时必填（20005）")] | UnsetType
-    ) = UNSET
-    node_owners: (
-        Annotated[
-            list[str],
-            Meta(description="节点负责人 user_key；不传表示不更新，传空数组表示删除所有负责人"),
-        ]
-        | UnsetType
-    ) = UNSET
-    node_schedule: (
-        Annotated[Schedule, Meta(description="节点排期（非差异化排期），无需更新则不传")]
-        | UnsetType
-    ) = UNSET
-    schedules: (
-        Annotated[list[Schedule], Meta(description="按人排期（差异化排期），无需更新则不传")]
-        | UnsetType
-    ) = UNSET
-    fields: Annotated[list[FieldValuePair], Meta(description="要更新的字段")] | UnsetType = UNSET
-    role_assignee: (
-        Annotated[list[RoleOwner], Meta(description="节点绑定角色时，更新对应角色的负责人")]
-        | UnsetType
-    ) = UNSET
 
 
 class WorkflowsQueryRequest(RequestModel, kw_only=True):
@@ -4035,7 +3746,8 @@ class WorkflowsQueryRequest(RequestModel, kw_only=True):
         | UnsetType
     ) = UNSET
     expand: (
-        Annotated[Expand, Meta(description="额外参数，本接口仅支持 need_user_detail")] | UnsetType
+        Annotated[WorkItemExpand, Meta(description="额外参数，本接口仅支持 need_user_detail")]
+        | UnsetType
     ) = UNSET
 
 
@@ -4077,48 +3789,6 @@ class WorkflowsUpdateActualTimeRequest(RequestModel, kw_only=True):
     actual_time_info: ActualTimeInfo
 
 
-class WorkflowsUpdateNodeRequest(RequestModel, kw_only=True):
-    """
-    Arguments of workflows.update_node: 更新节点/排期
-    """
-
-    project_key: Annotated[
-        str,
-        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
-    ]
-    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
-    work_item_id: Annotated[int, Meta(description="工作项实例 ID（仅节点流工作项）")]
-    node_id: Annotated[str, Meta(description="目标节点 ID（与节点 state_key 等价）", min_length=1)]
-    node_owners: (
-        Annotated[
-            list[str],
-            Meta(description="节点负责人 user_key；不传表示不更新，传空数组表示删除所有负责人"),
-        ]
-        | UnsetType
-    ) = UNSET
-    node_schedule: (
-        Annotated[Schedule, Meta(description="节点排期（动态计算排期时使用），无需更新则不传")]
-        | UnsetType
-    ) = UNSET
-    schedules: (
-        Annotated[
-            list[Schedule],
-            Meta(description="按人汇总排期（差异化排期）；节点负责人需至少两个才生效（20032）"),
-        ]
-        | UnsetType
-    ) = UNSET
-    fields: (
-        Annotated[list[FieldValuePair], Meta(description="要更新的节点表单字段")] | UnsetType
-    ) = UNSET
-    role_assignee: (
-        Annotated[list[RoleOwner], Meta(description="节点绑定角色时，更新对应角色的负责人")]
-        | UnsetType
-    ) = UNSET
-    schedule_constraint_rule: (
-        Annotated[ScheduleConstraintRule, Meta(description="排期联动事项")] | UnsetType
-    ) = UNSET
-
-
 class WorkflowsWbsViewRequest(RequestModel, kw_only=True):
     """
     Arguments of workflows.wbs_view: 获取工作流详情（WBS）
@@ -4144,7 +3814,7 @@ class WorkflowsWbsViewRequest(RequestModel, kw_only=True):
     ) = UNSET
     expand: (
         Annotated[
-            Expand,
+            WorkItemExpand,
             Meta(
                 description="额外参数：need_union_deliverable、need_wbs_relation_chain_entity、need_wbs_relation_chain_path"
             ),
@@ -4224,7 +3894,13 @@ class Business(RequestModel, kw_only=True):
     watchers: (
         Annotated[list[str], Meta(description="默认的关注者 user_key 数组")] | None | UnsetType
     ) = UNSET
-    order: Annotated[int, Meta(description="排序字段")] | UnsetType = UNSET
+    order: (
+        Annotated[
+            int,
+            Meta(description="排序字段（页 06 为 int64，SDK 为 float64：响应两者都接受）"),
+        ]
+        | UnsetType
+    ) = UNSET
     super_masters: (
         Annotated[list[str], Meta(description="业务线超级管理员数组")] | None | UnsetType
     ) = UNSET
@@ -4235,6 +3911,7 @@ class Business(RequestModel, kw_only=True):
         | UnsetType
     ) = UNSET
     children: Annotated[list[Business], Meta(description="子业务线信息")] | None | UnsetType = UNSET
+    template_type: Annotated[str, Meta(description="模板类型")] | UnsetType = UNSET
 
 
 class ChartData(RequestModel, kw_only=True):
@@ -4265,6 +3942,22 @@ class ChartList(RequestModel, kw_only=True):
     chart_page: (
         Annotated[Pagination, Meta(description="分页信息（total 为图表总数量）")] | UnsetType
     ) = UNSET
+
+
+class Comment(RequestModel, kw_only=True):
+    """
+    评论
+    """
+
+    id: Annotated[int, Meta(description="评论 id")] | UnsetType = UNSET
+    work_item_id: Annotated[int, Meta(description="评论所属工作项 id")] | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="评论所属工作项类型")] | UnsetType = UNSET
+    created_at: Annotated[int, Meta(description="评论创建时间，毫秒精度")] | UnsetType = UNSET
+    operator: Annotated[str, Meta(description="评论人 user_key")] | UnsetType = UNSET
+    content: Annotated[str, Meta(description="评论内容")] | UnsetType = UNSET
+    doc_rich_text: Annotated[DocRichText, Meta(description="文档格式的富文本内容")] | UnsetType = (
+        UNSET
+    )
 
 
 class ConfigCreateRelationRequest(RequestModel, kw_only=True):
@@ -4397,37 +4090,60 @@ class FieldConf(RequestModel, kw_only=True):
     compound_fields: (
         Annotated[list[FieldConf], Meta(description="复合字段的子字段")] | UnsetType
     ) = UNSET
-    options: Annotated[list[Any], Meta(description="选项（选项类字段）")] | None | UnsetType = UNSET
-
-
-class FieldDeliverableItem(RequestModel, kw_only=True):
-    """
-    字段交付物
-    """
-
-    field_info: (
-        Annotated[FieldDeliverableItemFieldInfo, Meta(description="字段信息")] | UnsetType
-    ) = UNSET
-    placeholder: Annotated[str, Meta(description="占位符")] | UnsetType = UNSET
-    remark: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
-    status: Annotated[int, Meta(description="交付物状态")] | UnsetType = UNSET
-
-
-class FinishedConclusionInfo(RequestModel, kw_only=True):
-    """
-    评审结论
-    """
-
-    finished_conclusion_result: (
-        Annotated[FinishedConclusionResultItem, Meta(description="汇总结论，无效时不展示")]
-        | UnsetType
-    ) = UNSET
-    owners_finished_conclusion_result: (
+    options: (
         Annotated[
-            list[FinishedOwnerConclusionInfo],
-            Meta(description="人员结论，无效时不展示"),
+            list[Option],
+            Meta(
+                description="选项（选项类字段；元素结构取自厂商 SDK 的 OptionConf，与页 49 的 Option 同名成员）"
+            ),
         ]
         | None
+        | UnsetType
+    ) = UNSET
+    work_item_relation: (
+        Annotated[WorkItemRelation, Meta(description="关联字段所用的工作项关系")] | UnsetType
+    ) = UNSET
+    editable_personnel_scope: (
+        Annotated[EditablePersonnelScope, Meta(description="可编辑人员范围")] | UnsetType
+    ) = UNSET
+
+
+class FieldDeliverableItemFieldInfo(RequestModel, kw_only=True):
+    """
+    字段信息
+    """
+
+    field_key: Annotated[str, Meta(description="字段 key")] | UnsetType = UNSET
+    field_alias: Annotated[str, Meta(description="字段对接标识")] | UnsetType = UNSET
+    field_value: Annotated[Any, Meta(description="字段值，格式取决于字段类型")] | UnsetType = UNSET
+    field_value_type: Annotated[str, Meta(description="字段值类型")] | UnsetType = UNSET
+    field_type_key: Annotated[str, Meta(description="字段类型")] | UnsetType = UNSET
+    field_name: Annotated[str, Meta(description="字段名称")] | UnsetType = UNSET
+    help_description: Annotated[str, Meta(description="字段的填写说明")] | UnsetType = UNSET
+    target_state: Annotated[TargetState, Meta(description="字段关联的目标状态")] | UnsetType = UNSET
+    update_mode: Annotated[int, Meta(description="更新方式（SDK 的 int32 值）")] | UnsetType = UNSET
+
+
+class FieldValuePair(RequestModel, kw_only=True):
+    """
+    字段及其值；field_key 与 field_alias 二选一必填
+    """
+
+    field_key: Annotated[str, Meta(description="字段 key")] | UnsetType = UNSET
+    field_alias: Annotated[str, Meta(description="字段对接标识")] | UnsetType = UNSET
+    field_type_key: Annotated[str, Meta(description="字段类型")] | UnsetType = UNSET
+    field_name: Annotated[str, Meta(description="字段名称（响应）")] | UnsetType = UNSET
+    help_description: (
+        Annotated[str, Meta(description="字段的填写说明（页 07 关注人示例）")] | UnsetType
+    ) = UNSET
+    target_state: (
+        Annotated[TargetState, Meta(description="字段关联的目标状态（状态流转时）")] | UnsetType
+    ) = UNSET
+    update_mode: (
+        Annotated[int, Meta(description="更新方式（SDK 的 int32 值，页面未给出取值）")] | UnsetType
+    ) = UNSET
+    field_value: (
+        Annotated[Any, Meta(description="字段值，格式取决于字段类型（见字段与属性解析格式）")]
         | UnsetType
     ) = UNSET
 
@@ -4455,21 +4171,6 @@ class FinishedConclusionOption(RequestModel, kw_only=True):
     ) = UNSET
 
 
-class FinishedOpinionInfo(RequestModel, kw_only=True):
-    """
-    评审意见
-    """
-
-    finished_opinion_result: (
-        Annotated[str, Meta(description="汇总意见，无效时不展示")] | UnsetType
-    ) = UNSET
-    owners_finished_opinion_result: (
-        Annotated[list[FinishedOwnerOpinionInfo], Meta(description="人员意见，无效时不展示")]
-        | None
-        | UnsetType
-    ) = UNSET
-
-
 class MultiSignalDetail(RequestModel, kw_only=True):
     """
     多值系统外信号的一条明细
@@ -4482,16 +4183,38 @@ class MultiSignalDetail(RequestModel, kw_only=True):
     query_link: MultiSignalQueryLink | UnsetType = UNSET
 
 
-class NodeTask(RequestModel, kw_only=True):
+class MultiText(RequestModel, kw_only=True):
     """
-    节点及其子任务（获取子任务详情的元素）
+    一个富文本字段的详细内容（WorkItem.multi_texts 元素）
     """
 
-    id: Annotated[str, Meta(description="节点 ID")] | UnsetType = UNSET
-    state_key: Annotated[str, Meta(description="节点 key")] | UnsetType = UNSET
-    sub_tasks: Annotated[list[SubTask], Meta(description="节点下的子任务")] | None | UnsetType = (
+    field_key: Annotated[str, Meta(description="富文本字段 key")] | UnsetType = UNSET
+    field_value: Annotated[MultiTextDetail, Meta(description="富文本内容")] | UnsetType = UNSET
+
+
+class NodeWBSRoleOwners(RequestModel, kw_only=True):
+    """
+    WBS 某一层级工作项的角色负责人
+    """
+
+    path: Annotated[str, Meta(description="层级路径")] | UnsetType = UNSET
+    work_item_id: Annotated[int, Meta(description="工作项 ID")] | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | UnsetType = UNSET
+    name: Annotated[str, Meta(description="名称")] | UnsetType = UNSET
+    role_owners: Annotated[list[RoleOwner], Meta(description="角色负责人")] | None | UnsetType = (
         UNSET
     )
+
+
+class NumberConfig(RequestModel, kw_only=True):
+    """
+    数字字段的显示配置
+    """
+
+    scaling_ratio: Annotated[str, Meta(description="缩放比例")] | UnsetType = UNSET
+    display_digits: Annotated[int, Meta(description="显示的小数位数")] | UnsetType = UNSET
+    symbol_setting: Annotated[SymbolSetting, Meta(description="单位符号")] | UnsetType = UNSET
+    thousandth: Annotated[bool, Meta(description="是否显示千分位")] | UnsetType = UNSET
 
 
 class OperationRecordContent(RequestModel, kw_only=True):
@@ -4512,6 +4235,38 @@ class OperationRecordContent(RequestModel, kw_only=True):
     new: Annotated[list[str], Meta(description="新值")] | None | UnsetType = UNSET
     add: Annotated[list[str], Meta(description="新增值")] | None | UnsetType = UNSET
     delete: Annotated[list[str], Meta(description="删除值")] | None | UnsetType = UNSET
+    object_property: Annotated[str, Meta(description="变更对象的属性")] | UnsetType = UNSET
+    status_values: (
+        Annotated[list[ObjectStatusValue], Meta(description="状态值")] | None | UnsetType
+    ) = UNSET
+    extra: (
+        Annotated[dict[str, list[str]], Meta(description="附加信息（key → 值列表）")]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class Owner(RequestModel, kw_only=True):
+    """
+    人员对象（评审意见、结论中的人员）
+    """
+
+    id: Annotated[str, Meta(description="人员 ID")] | UnsetType = UNSET
+    username: Annotated[str, Meta(description="user_key / 用户名")] | UnsetType = UNSET
+    name: Annotated[str, Meta(description="姓名")] | UnsetType = UNSET
+    en_name: Annotated[str, Meta(description="英文名")] | UnsetType = UNSET
+    nickname: Annotated[str, Meta(description="昵称")] | UnsetType = UNSET
+    email: Annotated[str, Meta(description="邮箱")] | UnsetType = UNSET
+    employee_id: Annotated[str, Meta(description="工号")] | UnsetType = field(
+        name="employeeId", default=UNSET
+    )
+    lark_open_id: Annotated[str, Meta(description="飞书 open_id")] | UnsetType = field(
+        name="larkOpenId", default=UNSET
+    )
+    avatar: Annotated[str, Meta(description="头像")] | UnsetType = UNSET
+    avatar_url: Annotated[str, Meta(description="头像链接")] | UnsetType = UNSET
+    department: Annotated[OwnerDepartment, Meta(description="部门")] | UnsetType = UNSET
+    leader: Annotated[OwnerLeader, Meta(description="上级")] | UnsetType = UNSET
 
 
 class ProjectRelationRule(RequestModel, kw_only=True):
@@ -4522,6 +4277,17 @@ class ProjectRelationRule(RequestModel, kw_only=True):
     remote_project_key: Annotated[str, Meta(description="关联空间 key")] | UnsetType = UNSET
     remote_project_name: Annotated[str, Meta(description="关联空间名称")] | UnsetType = UNSET
     rules: list[RelationRule] | None | UnsetType = UNSET
+
+
+class RelationFieldDetail(RequestModel, kw_only=True):
+    """
+    关联字段详情（WorkItem.relation_fields_detail 元素）
+    """
+
+    field_key: Annotated[str, Meta(description="关联字段 key")] | UnsetType = UNSET
+    detail: (
+        Annotated[list[RelationFieldTarget], Meta(description="被关联的工作项")] | None | UnsetType
+    ) = UNSET
 
 
 class RequiredFormItem(RequestModel, kw_only=True):
@@ -4560,24 +4326,6 @@ class RequiredFormItem(RequestModel, kw_only=True):
             RequiredStateInfo,
             Meta(description="节点信息控件信息（class 为 control 时）"),
         ]
-        | UnsetType
-    ) = UNSET
-
-
-class ResourceLibSetting(RequestModel, kw_only=True):
-    """
-    资源库配置
-    """
-
-    enable_roles: Annotated[list[BelongRole], Meta(description="资源库角色")] | None | UnsetType = (
-        UNSET
-    )
-    enable_fields: (
-        Annotated[
-            list[SimpleField],
-            Meta(description="资源库字段（field_alias、field_key、field_name、field_type_key）"),
-        ]
-        | None
         | UnsetType
     ) = UNSET
 
@@ -4624,15 +4372,239 @@ class ResourcesCreateElementRequest(RequestModel, kw_only=True):
     task_element: TaskElement | UnsetType = UNSET
 
 
-class SubDetail(RequestModel, kw_only=True):
+class ResourcesCreateInstanceRequest(RequestModel, kw_only=True):
     """
-    子任务搜索结果（获取指定的子任务列表的元素）
+    Arguments of resources.create_instance: 通过资源创建工作项实例
     """
 
-    work_item_id: Annotated[int, Meta(description="子任务所属工作项 ID")] | UnsetType = UNSET
-    work_item_name: Annotated[str, Meta(description="工作项名称")] | UnsetType = UNSET
-    node_id: Annotated[str, Meta(description="子任务所在节点 ID")] | UnsetType = UNSET
-    sub_task: Annotated[SubTask, Meta(description="子任务")] | UnsetType = UNSET
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    field_value_pairs: list[FieldValuePair] | UnsetType = UNSET
+    template_id: int | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+
+
+class ResourcesCreateWorkItemRequest(RequestModel, kw_only=True):
+    """
+    Arguments of resources.create_work_item: 创建资源库工作项
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    template_id: int | UnsetType = UNSET
+    field_value_pairs: list[FieldValuePair] | UnsetType = UNSET
+
+
+class ResourcesQueryWorkItemsRequest(RequestModel, kw_only=True):
+    """
+    Arguments of resources.query_work_items: 批量查询资源库工作项详情
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_ids: Annotated[list[int], Meta(min_length=1)]
+    fields: list[str] | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    expand: (
+        Annotated[WorkItemExpand, Meta(description="额外参数（与工作项详情相同的开关）")]
+        | UnsetType
+    ) = UNSET
+
+
+class ResourcesUpdateWorkItemRequest(RequestModel, kw_only=True):
+    """
+    Arguments of resources.update_work_item: 更新资源库工作项
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: int
+    update_fields: Annotated[list[FieldValuePair], Meta(min_length=1)]
+
+
+class SimpleField(RequestModel, kw_only=True):
+    """
+    字段基础信息（SimpleField）
+    """
+
+    field_key: Annotated[str, Meta(description="字段 key")] | UnsetType = UNSET
+    field_alias: Annotated[str, Meta(description="字段对接标识")] | UnsetType = UNSET
+    field_name: Annotated[str, Meta(description="字段名称")] | UnsetType = UNSET
+    field_type_key: Annotated[str, Meta(description="字段类型")] | UnsetType = UNSET
+    is_custom_field: Annotated[bool, Meta(description="是否为自定义字段")] | UnsetType = UNSET
+    work_item_scopes: (
+        Annotated[list[str], Meta(description="作用范围（工作项类型）")] | None | UnsetType
+    ) = UNSET
+    value_generate_mode: (
+        Annotated[str, Meta(description="字段生成方式，如 Default")] | UnsetType
+    ) = UNSET
+    relation_id: Annotated[str, Meta(description="关联关系 ID")] | UnsetType = UNSET
+    options: (
+        Annotated[list[Option], Meta(description="选项（选择类型字段）")] | None | UnsetType
+    ) = UNSET
+    compound_fields: (
+        Annotated[list[SimpleField], Meta(description="复合字段的子字段")] | None | UnsetType
+    ) = UNSET
+    is_obsoleted: Annotated[bool, Meta(description="字段是否已废弃")] | UnsetType = UNSET
+    editable_personnel_scope: (
+        Annotated[EditablePersonnelScope, Meta(description="可编辑人员范围")] | UnsetType
+    ) = UNSET
+    number_config: Annotated[NumberConfig, Meta(description="数字字段的显示配置")] | UnsetType = (
+        UNSET
+    )
+
+
+class StateFlowNode(RequestModel, kw_only=True):
+    """
+    状态流工作项的状态。页 35 的状态流返回示例未被抓取；成员按页 06 的 StateFlowNode 结构名与 节点流同名成员给出。
+    """
+
+    id: Annotated[str, Meta(description="状态 ID（state_key）")] | UnsetType = UNSET
+    name: Annotated[str, Meta(description="状态名称")] | UnsetType = UNSET
+    status: (
+        Annotated[
+            Literal[1, 2, 3],
+            Meta(description="状态（WFState.status），1 未到达，2 当前状态，3 已经过"),
+        ]
+        | UnsetType
+    ) = UNSET
+    role_owners: Annotated[list[RoleOwner], Meta(description="角色及负责人")] | None | UnsetType = (
+        UNSET
+    )
+    fields: Annotated[list[FieldValuePair], Meta(description="状态表单字段")] | None | UnsetType = (
+        UNSET
+    )
+    actual_begin_time: Annotated[str, Meta(description="状态开始时间")] | UnsetType = UNSET
+    actual_finish_time: Annotated[str, Meta(description="状态结束时间")] | UnsetType = UNSET
+
+
+class SubTask(RequestModel, kw_only=True):
+    """
+    节点子任务
+    """
+
+    id: Annotated[str, Meta(description="子任务 ID")] | UnsetType = UNSET
+    name: Annotated[str, Meta(description="子任务名称")] | UnsetType = UNSET
+    schedules: (
+        Annotated[list[Schedule], Meta(description="不同用户的排期（仅差异化排期时有值）")]
+        | None
+        | UnsetType
+    ) = UNSET
+    order: Annotated[float, Meta(description="子任务顺序")] | UnsetType = UNSET
+    details: Annotated[str, Meta(description="子任务详情")] | UnsetType = UNSET
+    passed: Annotated[bool, Meta(description="是否已完成")] | UnsetType = UNSET
+    owners: Annotated[list[str], Meta(description="负责人 user_key")] | None | UnsetType = UNSET
+    assignee: (
+        Annotated[list[str], Meta(description="子任务负责人 user_key（非角色联动时）")]
+        | None
+        | UnsetType
+    ) = UNSET
+    role_assignee: (
+        Annotated[
+            list[RoleOwner],
+            Meta(description="角色负责人（角色联动时；人员未填时也会返回角色）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    owner_usage_mode: (
+        Annotated[
+            int,
+            Meta(description="子任务负责人分配模式，1 自行添加（不限范围/限制范围），2 角色联动"),
+        ]
+        | UnsetType
+    ) = UNSET
+    owner_roles: (
+        Annotated[
+            list[str],
+            Meta(description="子任务负责人范围或关联的角色；mode=1 且为空表示负责人自动添加"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    note: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
+    actual_begin_time: (
+        Annotated[
+            str,
+            Meta(description="实际开始时间（ISO 8601 字符串，如 2025-10-22T03:43:32.886Z）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    actual_finish_time: (
+        Annotated[str, Meta(description="实际完成时间（ISO 8601 字符串）")] | UnsetType
+    ) = UNSET
+    deliverable: Annotated[list[FieldValuePair], Meta(description="交付物")] | None | UnsetType = (
+        UNSET
+    )
+    fields: Annotated[list[FieldValuePair], Meta(description="子任务字段")] | None | UnsetType = (
+        UNSET
+    )
+
+
+class SubtasksCreateRequest(RequestModel, kw_only=True):
+    """
+    Arguments of subtasks.create: 创建子任务
+    """
+
+    project_key: Annotated[
+        str,
+        Meta(
+            description="空间 ID（project_key）或空间域名（simple_name）；须与子任务所在空间一致（10001）",
+            min_length=1,
+        ),
+    ]
+    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
+    work_item_id: Annotated[int, Meta(description="工作项实例 ID")]
+    node_id: Annotated[str, Meta(description="创建子任务的节点 ID", min_length=1)]
+    name: Annotated[str, Meta(description="子任务名称", min_length=1)]
+    alias_key: Annotated[str, Meta(description="子任务对接标识")] | UnsetType = UNSET
+    assignee: (
+        Annotated[
+            list[str],
+            Meta(
+                description="子任务负责人 user_key；节点负责人与角色绑定时改用 role_assignee（20006），不可与 role_assignee 同传（20047）"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    role_assignee: (
+        Annotated[
+            list[RoleOwner],
+            Meta(description="按角色指定负责人；role 须与节点绑定的角色匹配（20048）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    schedule: Annotated[Schedule, Meta(description="子任务排期与估分")] | UnsetType = UNSET
+    note: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
+    field_value_pairs: (
+        Annotated[list[FieldValuePair], Meta(description="子任务字段")] | UnsetType
+    ) = UNSET
+
+
+class SubtasksOperateRequest(RequestModel, kw_only=True):
+    """
+    Arguments of subtasks.operate: 子任务完成/回滚
+    """
+
+    project_key: Annotated[
+        str,
+        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
+    ]
+    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
+    work_item_id: Annotated[int, Meta(description="工作项实例 ID")]
+    node_id: Annotated[str, Meta(description="子任务所在节点 ID", min_length=1)]
+    task_id: Annotated[int, Meta(description="子任务 ID")]
+    action: Annotated[
+        Literal["confirm", "rollback"],
+        Meta(description="操作：confirm 完成，rollback 回滚（仅支持这两种，20082）"),
+    ]
+    assignee: Annotated[list[str], Meta(description="子任务负责人 user_key")] | UnsetType = UNSET
+    role_assignee: Annotated[list[RoleOwner], Meta(description="按角色指定负责人")] | UnsetType = (
+        UNSET
+    )
+    schedules: Annotated[list[Schedule], Meta(description="排期")] | UnsetType = UNSET
+    deliverable: Annotated[list[FieldValuePair], Meta(description="交付物")] | UnsetType = UNSET
+    note: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
 
 
 class SubtasksSearchRequest(RequestModel, kw_only=True):
@@ -4650,6 +4622,42 @@ class SubtasksSearchRequest(RequestModel, kw_only=True):
     created_at: Annotated[TimeInterval, Meta(description="创建时间区间")] | UnsetType = UNSET
     page_num: Annotated[int, Meta(description="分页页码，从 1 开始", ge=1)] | UnsetType = UNSET
     page_size: Annotated[int, Meta(description="每页条数", ge=1)] | UnsetType = UNSET
+
+
+class SubtasksUpdateRequest(RequestModel, kw_only=True):
+    """
+    Arguments of subtasks.update: 更新子任务
+    """
+
+    project_key: Annotated[
+        str,
+        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
+    ]
+    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
+    work_item_id: Annotated[int, Meta(description="工作项实例 ID")]
+    node_id: Annotated[str, Meta(description="子任务所在节点 ID", min_length=1)]
+    task_id: Annotated[int, Meta(description="子任务 ID")]
+    name: Annotated[str, Meta(description="子任务名称")] | UnsetType = UNSET
+    assignee: (
+        Annotated[
+            list[str],
+            Meta(description="子任务负责人 user_key；不可与 role_assignee 同传（20047）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    role_assignee: (
+        Annotated[
+            list[RoleOwner],
+            Meta(description="按角色指定负责人；role 须与节点绑定的角色匹配（20048）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    schedule: Annotated[Schedule, Meta(description="子任务排期与估分")] | UnsetType = UNSET
+    note: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
+    deliverable: Annotated[list[FieldValuePair], Meta(description="交付物")] | UnsetType = UNSET
+    update_fields: (
+        Annotated[list[FieldValuePair], Meta(description="要更新的子任务字段")] | UnsetType
+    ) = UNSET
 
 
 class Tenant(RequestModel, kw_only=True):
@@ -4690,19 +4698,6 @@ class TransRequiredInfo(RequestModel, kw_only=True):
     ) = UNSET
 
 
-class UnionDeliverable(RequestModel, kw_only=True):
-    """
-    融合交付物（need_union_deliverable 时返回）
-    """
-
-    field_deliverables: (
-        Annotated[list[FieldDeliverableItem], Meta(description="字段交付物")] | None | UnsetType
-    ) = UNSET
-    instance_deliverables: (
-        Annotated[list[InstanceDeliverableItem], Meta(description="实例交付物")] | None | UnsetType
-    ) = UNSET
-
-
 class WBSRelationChainEntity(RequestModel, kw_only=True):
     """
     WBS 链路实例（expand.need_wbs_relation_chain_entity 时返回）
@@ -4729,98 +4724,6 @@ class WBSRelationChainPath(RequestModel, kw_only=True):
     ) = UNSET
 
 
-class WBSWorkItem(RequestModel, kw_only=True):
-    """
-    WBS 子项（节点、子任务或子工作项）
-    """
-
-    node_uuid: Annotated[str, Meta(description="节点 uuid")] | UnsetType = UNSET
-    work_item_id: Annotated[int, Meta(description="工作项 ID")] | UnsetType = UNSET
-    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | UnsetType = UNSET
-    type: (
-        Annotated[
-            Literal["node", "sub_task", "sub_workitem"],
-            Meta(description="类型：节点 node、子任务 sub_task、子工作项 sub_workitem"),
-        ]
-        | UnsetType
-    ) = UNSET
-    name: Annotated[str, Meta(description="名称")] | UnsetType = UNSET
-    wbs_status: Annotated[str, Meta(description="所属状态（泳道图中的状态）")] | UnsetType = UNSET
-    wbs_status_map: Annotated[WBSStatusMap, Meta(description="WBS 状态映射")] | UnsetType = UNSET
-    sub_work_item: (
-        Annotated[
-            list[WBSWorkItem],
-            Meta(description="下级子项（type 为 node / sub_workitem 时有值）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    deliverable: (
-        Annotated[
-            list[FieldValuePair],
-            Meta(description="交付物（字段类型，按复合字段结构返回）"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
-    role_owners: Annotated[list[RoleOwner], Meta(description="角色负责人")] | None | UnsetType = (
-        UNSET
-    )
-    schedule: Annotated[Schedule, Meta(description="排期")] | UnsetType = UNSET
-    schedules: Annotated[list[Schedule], Meta(description="按人排期")] | None | UnsetType = UNSET
-    points: Annotated[float, Meta(description="估分")] | UnsetType = UNSET
-    milestone: Annotated[bool, Meta(description="是否里程碑")] | UnsetType = UNSET
-    union_deliverable: (
-        Annotated[
-            UnionDeliverable,
-            Meta(description="融合交付物（need_union_deliverable 时返回）"),
-        ]
-        | UnsetType
-    ) = UNSET
-
-
-class WbsDraft(RequestModel, kw_only=True):
-    """
-    计划表草稿
-    """
-
-    template_uuid: str | UnsetType = UNSET
-    template_version: int | UnsetType = UNSET
-    work_item_type_key: str | UnsetType = UNSET
-    related_sub_work_items: list[WBSWorkItem] | None | UnsetType = UNSET
-    connections: list[Connection] | None | UnsetType = UNSET
-    draft_id: str | UnsetType = UNSET
-    delete_uuids: list[str] | None | UnsetType = UNSET
-    role_owners: dict[str, list[RoleOwner]] | None | UnsetType = UNSET
-    user_details: list[UserDetail] | None | UnsetType = UNSET
-    work_item_id: int | UnsetType = UNSET
-
-
-class WbsDraftOperationValue(RequestModel, kw_only=True):
-    """
-    编辑操作的内容；按 operation_type 只填相关成员
-    """
-
-    name: str | UnsetType = UNSET
-    role_owners: list[RoleOwner] | None | UnsetType = UNSET
-    operation_create: WbsDraftOperationCreate | UnsetType = UNSET
-    child_orders: list[WbsChildOrder] | None | UnsetType = UNSET
-    deleted_uuids: list[str] | None | UnsetType = UNSET
-    delete_linkage_uuids: bool | UnsetType = UNSET
-    reason: str | UnsetType = UNSET
-    schedule: Schedule | UnsetType = UNSET
-    schedules: list[Schedule] | None | UnsetType = UNSET
-    wbs_work_item: WBSWorkItem | UnsetType = UNSET
-    connections: list[Connection] | None | UnsetType = UNSET
-    restore_uuids: list[str] | None | UnsetType = UNSET
-    wbs_status: str | UnsetType = UNSET
-    seq_order_info: SeqOrderInfo | UnsetType = UNSET
-    sub_instance_create: WbsSubInstanceCreate | UnsetType = UNSET
-    dismantle_mode: int | UnsetType = UNSET
-    union_deliveries: list[UnionDelivery] | None | UnsetType = UNSET
-    is_schedule_agg_item: bool | UnsetType = UNSET
-
-
 class WbsNodeConf(RequestModel, kw_only=True):
     """
     计划表流程类型的一个节点
@@ -4838,149 +4741,84 @@ class WbsNodeConf(RequestModel, kw_only=True):
     wbs_node_map: WbsNodeMap | UnsetType = UNSET
 
 
-class WbsViewResponse(RequestModel, kw_only=True):
+class WbsSubInstanceCreate(RequestModel, kw_only=True):
     """
-    WBS 工作流信息
+    在草稿中新建子工作项实例
     """
 
-    template_key: Annotated[str, Meta(description="使用的模板 key")] | UnsetType = UNSET
-    template_id: Annotated[str, Meta(description="模板 ID")] | UnsetType = UNSET
-    template_name: Annotated[str, Meta(description="模板名称")] | UnsetType = UNSET
-    template_version: Annotated[int, Meta(description="模板版本")] | UnsetType = UNSET
-    related_sub_work_items: (
-        Annotated[
-            list[WBSWorkItem],
-            Meta(description="关联子工作项（节点、子任务、子工作项）"),
-        ]
-        | None
+    project_key: str | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    field_values: list[FieldValuePair] | None | UnsetType = UNSET
+    relation_case: WbsRelationCase | UnsetType = UNSET
+    template_id: int | UnsetType = UNSET
+    work_item_id: int | UnsetType = UNSET
+    linked_resources: list[LinkedResource] | None | UnsetType = UNSET
+    pre: str | UnsetType = UNSET
+    mode: str | UnsetType = UNSET
+
+
+class WorkItemsCreateRequest(RequestModel, kw_only=True):
+    """
+    Arguments of work_items.create: 创建工作项
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
+    field_value_pairs: (
+        Annotated[list[FieldValuePair], Meta(description="工作项字段（FieldValuePair）")]
         | UnsetType
     ) = UNSET
-    related_parent_work_item: (
-        Annotated[WBSParentWorkItem, Meta(description="关联父工作项")] | UnsetType
+    template_id: (
+        Annotated[int, Meta(description="流程模板 ID，不传时使用第一个流程模板")] | UnsetType
     ) = UNSET
-    connections: (
-        Annotated[list[Connection], Meta(description="节点上下游信息")] | None | UnsetType
-    ) = UNSET
-    user_details: Annotated[list[UserDetail], Meta(description="人员详情")] | None | UnsetType = (
-        UNSET
-    )
-    relation_chain_path: (
-        Annotated[WBSRelationChainPath, Meta(description="WBS 链路层级")] | UnsetType
-    ) = UNSET
-    relation_chain_entity: (
-        Annotated[WBSRelationChainEntity, Meta(description="WBS 链路实例")] | UnsetType
-    ) = UNSET
-
-
-class WbsWorkflowConf(RequestModel, kw_only=True):
-    """
-    计划表流程类型的状态、节点与连线配置
-    """
-
-    status_infos: list[WbsStatusConf] | None | UnsetType = UNSET
-    node_infos: list[WbsNodeConf] | None | UnsetType = UNSET
-    connections: list[Connection] | None | UnsetType = UNSET
-
-
-class WorkItem(RequestModel, kw_only=True):
-    """
-    工作项实例（WorkItemInfo）
-    """
-
-    id: Annotated[int, Meta(description="工作项 ID")] | UnsetType = UNSET
     name: Annotated[str, Meta(description="工作项名称")] | UnsetType = UNSET
-    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | UnsetType = UNSET
-    project_key: Annotated[str, Meta(description="空间 ID")] | UnsetType = UNSET
-    simple_name: Annotated[str, Meta(description="空间域名")] | UnsetType = UNSET
-    template_type: (
-        Annotated[str, Meta(description="模板类型（已废弃） Deprecated.")] | UnsetType
-    ) = UNSET
-    template_id: Annotated[int, Meta(description="流程模板 ID")] | UnsetType = UNSET
-    template: (
-        Annotated[str, Meta(description="流程类型（page 58 示例，如 control）")] | UnsetType
-    ) = UNSET
-    pattern: (
-        Annotated[
-            Literal["Node", "State"],
-            Meta(description="工作流模式：Node 节点流，State 状态流"),
-        ]
+    required_mode: (
+        Annotated[int, Meta(description="必填校验方式（SDK 的 int32 值，页面未给出取值）")]
         | UnsetType
     ) = UNSET
-    sub_stage: Annotated[str, Meta(description="需求状态（已弃用） Deprecated.")] | UnsetType = (
-        UNSET
-    )
-    work_item_status: WorkItemStatus | UnsetType = UNSET
-    current_nodes: (
-        Annotated[list[NodeBasicInfo], Meta(description="当前进行中节点（仅节点流有值）")]
-        | None
+    role_mode: (
+        Annotated[int, Meta(description="角色分配方式（SDK 的 int32 值，页面未给出取值）")]
         | UnsetType
     ) = UNSET
-    state_times: (
-        Annotated[list[StateTime], Meta(description="节点/状态保持时间")] | None | UnsetType
-    ) = UNSET
-    created_by: str | UnsetType = UNSET
-    updated_by: str | UnsetType = UNSET
-    deleted_by: str | UnsetType = UNSET
-    created_at: int | UnsetType = UNSET
-    updated_at: int | UnsetType = UNSET
-    deleted_at: int | UnsetType = UNSET
-    fields: Annotated[list[FieldValuePair], Meta(description="字段信息")] | None | UnsetType = UNSET
 
 
-class WorkItemTypeConf(RequestModel, kw_only=True):
+class WorkItemsUpdateCompoundFieldRequest(RequestModel, kw_only=True):
     """
-    工作项类型基础信息配置
+    Arguments of work_items.update_compound_field: 按组更新复合字段值
     """
 
-    type_key: Annotated[str, Meta(description="工作项类型 key")] | UnsetType = UNSET
-    name: Annotated[str, Meta(description="工作项类型名称")] | UnsetType = UNSET
-    flow_mode: (
-        Annotated[
-            Literal["workflow", "stateflow"],
-            Meta(description="流程模式：workflow 节点流，stateflow 状态流"),
-        ]
-        | UnsetType
+    project_key: Annotated[
+        str,
+        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
+    ]
+    work_item_id: Annotated[int, Meta(description="工作项实例 ID")]
+    action: Annotated[
+        Literal["delete", "update", "add"],
+        Meta(description="操作：delete 删除指定组，update 更新指定组，add 添加新组"),
+    ]
+    field_key: (
+        Annotated[str, Meta(description="复合字段 ID；与 field_alias 二选一")] | UnsetType
     ) = UNSET
-    api_name: Annotated[str, Meta(description="系统标识")] | UnsetType = UNSET
-    description: Annotated[str, Meta(description="描述")] | UnsetType = UNSET
-    is_disabled: Annotated[bool, Meta(description="是否禁用该工作项")] | UnsetType = UNSET
-    is_pinned: Annotated[bool, Meta(description="是否设置为导航入口")] | UnsetType = UNSET
-    enable_schedule: (
+    field_alias: (
+        Annotated[str, Meta(description="复合字段对接标识；与 field_key 二选一")] | UnsetType
+    ) = UNSET
+    group_uuid: (
         Annotated[
-            bool,
+            str,
             Meta(
-                description="是否支持工作项整体排期（true 时以下排期相关字段才生效；仅状态流工作项支持）"
+                description="复合字段组标识（获取工作项详情时传 expand.need_group_uuid_for_compound 获取）；update / delete 必填，add 不可填"
             ),
         ]
         | UnsetType
     ) = UNSET
-    schedule_field_key: Annotated[str, Meta(description="排期字段 key")] | UnsetType = UNSET
-    schedule_field_name: Annotated[str, Meta(description="排期字段名称")] | UnsetType = UNSET
-    estimate_point_field_key: Annotated[str, Meta(description="估分字段 key")] | UnsetType = UNSET
-    estimate_point_field_name: Annotated[str, Meta(description="估分字段名称")] | UnsetType = UNSET
-    actual_work_time_field_key: Annotated[str, Meta(description="实际工时字段 key")] | UnsetType = (
-        UNSET
-    )
-    actual_work_time_field_name: (
-        Annotated[str, Meta(description="实际工时字段名称")] | UnsetType
-    ) = UNSET
-    belong_roles: Annotated[list[BelongRole], Meta(description="所属角色")] | None | UnsetType = (
-        UNSET
-    )
-    actual_work_time_switch: (
+    fields: (
         Annotated[
-            bool,
+            list[list[FieldValuePair]],
             Meta(
-                description="工作项工时开放开关：true 通过 Open API 管理工时，false 通过平台标准功能管理"
+                description="复合字段数据：action 为 add 时为要添加的多组数据，为 update 时为要更新的单组数据"
             ),
         ]
         | UnsetType
-    ) = UNSET
-    enable_model_resource_lib: (
-        Annotated[bool, Meta(description="是否可用并开启资源库")] | UnsetType
-    ) = UNSET
-    resource_lib_setting: (
-        Annotated[ResourceLibSetting, Meta(description="资源库配置")] | UnsetType
     ) = UNSET
 
 
@@ -5000,6 +4838,20 @@ class WorkItemsUpdateMultiSignalRequest(RequestModel, kw_only=True):
     ) = UNSET
     details: list[MultiSignalDetail] | UnsetType = UNSET
     update_type: Annotated[str, Meta(description="更新方式")] | UnsetType = UNSET
+
+
+class WorkItemsUpdateRequest(RequestModel, kw_only=True):
+    """
+    Arguments of work_items.update: 更新工作项
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    work_item_type_key: Annotated[str, Meta(min_length=1)]
+    work_item_id: Annotated[int, Meta(description="工作项实例 ID")]
+    update_fields: Annotated[
+        list[FieldValuePair],
+        Meta(description="目标更新的字段列表，覆盖更新", min_length=1),
+    ]
 
 
 class WorkflowConf(RequestModel, kw_only=True):
@@ -5092,6 +4944,80 @@ class WorkflowConf(RequestModel, kw_only=True):
     task_confs: (
         Annotated[list[TaskConf], Meta(description="任务配置（更新流程模板用）")] | None | UnsetType
     ) = UNSET
+    belong_status: Annotated[str, Meta(description="节点所属状态")] | UnsetType = UNSET
+
+
+class WorkflowsChangeStateRequest(RequestModel, kw_only=True):
+    """
+    Arguments of workflows.change_state: 状态流转
+    """
+
+    project_key: Annotated[
+        str,
+        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
+    ]
+    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
+    work_item_id: Annotated[int, Meta(description="工作项实例 ID（状态流）")]
+    transition_id: Annotated[
+        int,
+        Meta(
+            description="流转到下一状态的 ID（见获取工作流详情 connections 的 transition_id）；不可为 0（20005）",
+            ge=1,
+        ),
+    ]
+    fields: (
+        Annotated[
+            list[FieldValuePair],
+            Meta(description="要更新的字段，仅能更新状态表单中的字段"),
+        ]
+        | UnsetType
+    ) = UNSET
+    role_owners: Annotated[list[RoleOwner], Meta(description="角色及负责人")] | UnsetType = UNSET
+
+
+class WorkflowsUpdateNodeRequest(RequestModel, kw_only=True):
+    """
+    Arguments of workflows.update_node: 更新节点/排期
+    """
+
+    project_key: Annotated[
+        str,
+        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
+    ]
+    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
+    work_item_id: Annotated[int, Meta(description="工作项实例 ID（仅节点流工作项）")]
+    node_id: Annotated[str, Meta(description="目标节点 ID（与节点 state_key 等价）", min_length=1)]
+    node_owners: (
+        Annotated[
+            list[str],
+            Meta(description="节点负责人 user_key；不传表示不更新，传空数组表示删除所有负责人"),
+        ]
+        | UnsetType
+    ) = UNSET
+    node_schedule: (
+        Annotated[Schedule, Meta(description="节点排期（动态计算排期时使用），无需更新则不传")]
+        | UnsetType
+    ) = UNSET
+    schedules: (
+        Annotated[
+            list[Schedule],
+            Meta(description="按人汇总排期（差异化排期）；节点负责人需至少两个才生效（20032）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    fields: (
+        Annotated[list[FieldValuePair], Meta(description="要更新的节点表单字段")] | UnsetType
+    ) = UNSET
+    role_assignee: (
+        Annotated[list[RoleOwner], Meta(description="节点绑定角色时，更新对应角色的负责人")]
+        | UnsetType
+    ) = UNSET
+    schedule_constraint_rule: (
+        Annotated[ScheduleConstraintRule, Meta(description="排期联动事项")] | UnsetType
+    ) = UNSET
+    node_custom_fields: (
+        Annotated[list[FieldValuePair], Meta(description="节点自定义字段")] | UnsetType
+    ) = UNSET
 
 
 class AINodeAIInfo(RequestModel, kw_only=True):
@@ -5102,6 +5028,138 @@ class AINodeAIInfo(RequestModel, kw_only=True):
     status: str | UnsetType = UNSET
     app_identity: AIAppIdentity | UnsetType = UNSET
     props: list[AIProp] | None | UnsetType = UNSET
+
+
+class ConfigCreateFieldRequest(RequestModel, kw_only=True):
+    """
+    Arguments of config.create_field: 创建自定义字段
+    """
+
+    project_key: Annotated[
+        str,
+        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
+    ]
+    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
+    field_name: Annotated[str, Meta(description="字段名称", min_length=1)]
+    field_type_key: Annotated[
+        str,
+        Meta(
+            description="字段类型（见字段与属性解析格式，如 text、select、tree_select、date、number）",
+            min_length=1,
+        ),
+    ]
+    field_alias: (
+        Annotated[str, Meta(description="字段对接标识，同一工作项类型下不可重复")] | UnsetType
+    ) = UNSET
+    value_type: (
+        Annotated[
+            int,
+            Meta(
+                description="选项来源（选择类字段）：0 自定义，1 复用（需 reference_work_item_type_key 与 reference_field_key）"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    reference_work_item_type_key: (
+        Annotated[str, Meta(description="复用选项的来源工作项类型")] | UnsetType
+    ) = UNSET
+    reference_field_key: Annotated[str, Meta(description="复用选项的来源字段 key")] | UnsetType = (
+        UNSET
+    )
+    field_value: (
+        Annotated[
+            Any,
+            Meta(description="选项值（选择类字段），结构随字段类型而定（见字段与属性解析格式）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    free_add: Annotated[int, Meta(description="是否允许用户自行添加选项")] | UnsetType = UNSET
+    work_item_relation_uuid: (
+        Annotated[
+            str,
+            Meta(description="工作项关系 ID（关联工作项类字段），见获取工作项关系列表"),
+        ]
+        | UnsetType
+    ) = UNSET
+    default_value: Annotated[Any, Meta(description="默认值，结构随字段类型而定")] | UnsetType = (
+        UNSET
+    )
+    help_description: Annotated[str, Meta(description="帮助说明")] | UnsetType = UNSET
+    authorized_roles: (
+        Annotated[list[str], Meta(description="可操作该字段的角色 / 系统角色 key")] | UnsetType
+    ) = UNSET
+    is_multi: Annotated[bool, Meta(description="文本字段：true 多行，false 单行")] | UnsetType = (
+        UNSET
+    )
+    format: (
+        Annotated[bool, Meta(description="日期字段：true 仅日期，false 日期+时间")] | UnsetType
+    ) = UNSET
+    team_option: (
+        Annotated[
+            TeamOption,
+            Meta(description="团队范围（TeamOption，级联选择字段）；与 field_value 互斥"),
+        ]
+        | UnsetType
+    ) = UNSET
+    number_config: Annotated[NumberConfig, Meta(description="数字字段的显示配置")] | UnsetType = (
+        UNSET
+    )
+    related_field_extra_display_infos: (
+        Annotated[
+            list[RelatedFieldExtraDisplayInfo],
+            Meta(description="关联字段额外展示的字段、角色与控件"),
+        ]
+        | UnsetType
+    ) = UNSET
+    parent_field_key: (
+        Annotated[str, Meta(description="父字段 key（在复合字段下创建子字段时）")] | UnsetType
+    ) = UNSET
+
+
+class ConfigUpdateFieldRequest(RequestModel, kw_only=True):
+    """
+    Arguments of config.update_field: 更新自定义字段
+    """
+
+    project_key: Annotated[
+        str,
+        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
+    ]
+    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
+    field_key: Annotated[str, Meta(description="要更新的字段 key（见获取字段信息）", min_length=1)]
+    field_name: Annotated[str, Meta(description="字段名称")] | UnsetType = UNSET
+    field_alias: Annotated[str, Meta(description="字段对接标识")] | UnsetType = UNSET
+    field_value: (
+        Annotated[Any, Meta(description="选项值更新（选择类字段），结构随字段类型而定")] | UnsetType
+    ) = UNSET
+    free_add: Annotated[int, Meta(description="是否允许用户自行添加选项")] | UnsetType = UNSET
+    work_item_relation_uuid: (
+        Annotated[str, Meta(description="工作项关系 ID（关联工作项类字段）")] | UnsetType
+    ) = UNSET
+    default_value: Annotated[Any, Meta(description="默认值，结构随字段类型而定")] | UnsetType = (
+        UNSET
+    )
+    help_description: Annotated[str, Meta(description="帮助说明")] | UnsetType = UNSET
+    authorized_roles: (
+        Annotated[list[str], Meta(description="可操作该字段的角色 / 系统角色 key")] | UnsetType
+    ) = UNSET
+    team_option: (
+        Annotated[
+            TeamOption,
+            Meta(description="团队范围（TeamOption，级联选择字段）；与 field_value 互斥"),
+        ]
+        | UnsetType
+    ) = UNSET
+    number_config: Annotated[NumberConfig, Meta(description="数字字段的显示配置")] | UnsetType = (
+        UNSET
+    )
+    related_field_extra_display_infos: (
+        Annotated[
+            list[RelatedFieldExtraDisplayInfo],
+            Meta(description="关联字段额外展示的字段、角色与控件"),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class ConfigUpdateTemplateRequest(RequestModel, kw_only=True):
@@ -5126,6 +5184,25 @@ class ConfigUpdateTemplateRequest(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class Connection(RequestModel, kw_only=True):
+    """
+    节点/状态流转连线
+    """
+
+    source_state_key: Annotated[str, Meta(description="开始节点 id")] | UnsetType = UNSET
+    target_state_key: Annotated[str, Meta(description="目标节点 id")] | UnsetType = UNSET
+    transition_id: (
+        Annotated[
+            int,
+            Meta(description="流转 ID（仅状态流；状态流转接口所需的 transition_id）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    fields: (
+        Annotated[list[FieldConf], Meta(description="流转时需填写的字段")] | None | UnsetType
+    ) = UNSET
+
+
 class DeliverableInfo(RequestModel, kw_only=True):
     """
     交付物信息（DeliverableInfo）
@@ -5145,23 +5222,62 @@ class DeliverableInfo(RequestModel, kw_only=True):
     delivery_related_info: DeliveryRelatedInfo | UnsetType = UNSET
 
 
-class FinishedInfoItem(RequestModel, kw_only=True):
+class FieldDeliverableItem(RequestModel, kw_only=True):
     """
-    节点评审信息（WorkflowNode.finished_infos）
+    字段交付物
     """
 
-    node_id: Annotated[str, Meta(description="节点 ID（批量查询评审信息时返回）")] | UnsetType = (
-        UNSET
-    )
-    summary_mode: (
+    field_info: (
+        Annotated[FieldDeliverableItemFieldInfo, Meta(description="字段信息")] | UnsetType
+    ) = UNSET
+    placeholder: Annotated[str, Meta(description="占位符")] | UnsetType = UNSET
+    remark: Annotated[str, Meta(description="备注")] | UnsetType = UNSET
+    status: Annotated[int, Meta(description="交付物状态")] | UnsetType = UNSET
+
+
+class FinishedOwnerConclusionInfo(RequestModel, kw_only=True):
+    """
+    单个人员的评审结论
+    """
+
+    node_owner: Annotated[str, Meta(description="用户 user_key")] | UnsetType = UNSET
+    finished_conclusion_result: (
+        Annotated[FinishedConclusionResultItem, Meta(description="结论")] | UnsetType
+    ) = UNSET
+    owner: (
         Annotated[
-            Literal["calculation", "independence"],
-            Meta(description="汇总模式，calculation 汇总计算，independence 独立填写"),
+            Owner,
+            Meta(
+                description="人员（工作流详情与节点完成中为人员对象；批量查询评审信息中 SDK 给的是 user_key 字符串：响应两者都接受）"
+            ),
         ]
         | UnsetType
     ) = UNSET
-    opinion: Annotated[FinishedOpinionInfo, Meta(description="评审意见")] | UnsetType = UNSET
-    conclusion: Annotated[FinishedConclusionInfo, Meta(description="评审结论")] | UnsetType = UNSET
+    owners_finished_conclusion_result: (
+        Annotated[
+            FinishedConclusionResultItem,
+            Meta(description="结论（批量查询评审信息中 SDK 的成员名）"),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class FinishedOwnerOpinionInfo(RequestModel, kw_only=True):
+    """
+    单个人员的评审意见
+    """
+
+    node_owner: Annotated[str, Meta(description="用户 user_key")] | UnsetType = UNSET
+    finished_opinion_result: Annotated[str, Meta(description="意见")] | UnsetType = UNSET
+    owner: (
+        Annotated[
+            Owner,
+            Meta(
+                description="人员（工作流详情与节点完成中为人员对象；批量查询评审信息中 SDK 给的是 user_key 字符串：响应两者都接受）"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class MultiSignal(RequestModel, kw_only=True):
@@ -5173,6 +5289,21 @@ class MultiSignal(RequestModel, kw_only=True):
     detail: Annotated[list[MultiSignalDetail], Meta(description="信号明细")] | None | UnsetType = (
         UNSET
     )
+
+
+class NodeTask(RequestModel, kw_only=True):
+    """
+    节点及其子任务（获取子任务详情的元素）
+    """
+
+    id: Annotated[str, Meta(description="节点 ID")] | UnsetType = UNSET
+    state_key: Annotated[str, Meta(description="节点 key")] | UnsetType = UNSET
+    sub_tasks: Annotated[list[SubTask], Meta(description="节点下的子任务")] | None | UnsetType = (
+        UNSET
+    )
+    node_name: Annotated[str, Meta(description="节点名称")] | UnsetType = UNSET
+    template_id: Annotated[int, Meta(description="流程模板 ID")] | UnsetType = UNSET
+    version: Annotated[int, Meta(description="流程模板版本")] | UnsetType = UNSET
 
 
 class OperationRecord(RequestModel, kw_only=True):
@@ -5230,6 +5361,8 @@ class OperationRecord(RequestModel, kw_only=True):
         | None
         | UnsetType
     ) = UNSET
+    source_type: Annotated[str, Meta(description="操作来源类型")] | UnsetType = UNSET
+    source: Annotated[str, Meta(description="操作来源")] | UnsetType = UNSET
 
 
 class OperationRecordPage(RequestModel, kw_only=True):
@@ -5243,6 +5376,35 @@ class OperationRecordPage(RequestModel, kw_only=True):
         Annotated[list[OperationRecord], Meta(description="操作记录")] | None | UnsetType
     ) = UNSET
     total: Annotated[int, Meta(description="总数")] | UnsetType = UNSET
+
+
+class ResourceLibSetting(RequestModel, kw_only=True):
+    """
+    资源库配置
+    """
+
+    enable_roles: Annotated[list[BelongRole], Meta(description="资源库角色")] | None | UnsetType = (
+        UNSET
+    )
+    enable_fields: (
+        Annotated[
+            list[SimpleField],
+            Meta(description="资源库字段（field_alias、field_key、field_name、field_type_key）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class SubDetail(RequestModel, kw_only=True):
+    """
+    子任务搜索结果（获取指定的子任务列表的元素）
+    """
+
+    work_item_id: Annotated[int, Meta(description="子任务所属工作项 ID")] | UnsetType = UNSET
+    work_item_name: Annotated[str, Meta(description="工作项名称")] | UnsetType = UNSET
+    node_id: Annotated[str, Meta(description="子任务所在节点 ID")] | UnsetType = UNSET
+    sub_task: Annotated[SubTask, Meta(description="子任务")] | UnsetType = UNSET
 
 
 class TemplateDetail(RequestModel, kw_only=True):
@@ -5273,6 +5435,312 @@ class TemplateDetail(RequestModel, kw_only=True):
     ) = UNSET
 
 
+class UnionDeliverable(RequestModel, kw_only=True):
+    """
+    融合交付物（need_union_deliverable 时返回）
+    """
+
+    field_deliverables: (
+        Annotated[list[FieldDeliverableItem], Meta(description="字段交付物")] | None | UnsetType
+    ) = UNSET
+    instance_deliverables: (
+        Annotated[list[InstanceDeliverableItem], Meta(description="实例交付物")] | None | UnsetType
+    ) = UNSET
+
+
+class WBSWorkItem(RequestModel, kw_only=True):
+    """
+    WBS 子项（节点、子任务或子工作项）
+    """
+
+    node_uuid: Annotated[str, Meta(description="节点 uuid")] | UnsetType = UNSET
+    work_item_id: Annotated[int, Meta(description="工作项 ID")] | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | UnsetType = UNSET
+    type: (
+        Annotated[
+            Literal["node", "sub_task", "sub_workitem"],
+            Meta(description="类型：节点 node、子任务 sub_task、子工作项 sub_workitem"),
+        ]
+        | UnsetType
+    ) = UNSET
+    name: Annotated[str, Meta(description="名称")] | UnsetType = UNSET
+    wbs_status: Annotated[str, Meta(description="所属状态（泳道图中的状态）")] | UnsetType = UNSET
+    wbs_status_map: Annotated[WBSStatusMap, Meta(description="WBS 状态映射")] | UnsetType = UNSET
+    sub_work_item: (
+        Annotated[
+            list[WBSWorkItem],
+            Meta(description="下级子项（type 为 node / sub_workitem 时有值）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    deliverable: (
+        Annotated[
+            list[FieldValuePair],
+            Meta(description="交付物（字段类型，按复合字段结构返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    role_owners: Annotated[list[RoleOwner], Meta(description="角色负责人")] | None | UnsetType = (
+        UNSET
+    )
+    schedule: Annotated[Schedule, Meta(description="排期")] | UnsetType = UNSET
+    schedules: Annotated[list[Schedule], Meta(description="按人排期")] | None | UnsetType = UNSET
+    points: Annotated[float, Meta(description="估分")] | UnsetType = UNSET
+    milestone: Annotated[bool, Meta(description="是否里程碑")] | UnsetType = UNSET
+    union_deliverable: (
+        Annotated[
+            UnionDeliverable,
+            Meta(description="融合交付物（need_union_deliverable 时返回）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    state_key: Annotated[str, Meta(description="节点 key")] | UnsetType = UNSET
+    status: Annotated[int, Meta(description="状态（SDK 的 int64 值）")] | UnsetType = UNSET
+    start_time: Annotated[int, Meta(description="开始时间")] | UnsetType = UNSET
+    finish_time: Annotated[int, Meta(description="完成时间")] | UnsetType = UNSET
+    owner_conf: Annotated[OwnerConf, Meta(description="负责人配置")] | UnsetType = UNSET
+    node_wbs_role_owners: (
+        Annotated[list[NodeWBSRoleOwners], Meta(description="各层级的角色负责人")]
+        | None
+        | UnsetType
+    ) = UNSET
+    connections: (
+        Annotated[list[Connection], Meta(description="子项内的节点上下游")] | None | UnsetType
+    ) = UNSET
+    field_values: (
+        Annotated[list[FieldValuePair], Meta(description="子项字段值")] | None | UnsetType
+    ) = UNSET
+    seq_order_info: (
+        Annotated[SeqOrderInfo, Meta(description="顺序信息（前序、后序、父级）")] | UnsetType
+    ) = UNSET
+    dependencies: Annotated[list[WBSReference], Meta(description="依赖项")] | None | UnsetType = (
+        UNSET
+    )
+    relative_schedule_v2: (
+        Annotated[list[WBSReference], Meta(description="排期参照项")] | None | UnsetType
+    ) = UNSET
+    is_draft_create: Annotated[bool, Meta(description="是否由计划表草稿创建")] | UnsetType = UNSET
+    need_actual_work_time: Annotated[bool, Meta(description="是否需要填写实际工时")] | UnsetType = (
+        UNSET
+    )
+    is_schedule_agg_item: Annotated[bool, Meta(description="是否为排期聚合项")] | UnsetType = UNSET
+    task_type: Annotated[int, Meta(description="任务类型（SDK 的 int64 值）")] | UnsetType = UNSET
+    dismantle_mode: Annotated[int, Meta(description="拆解方式（SDK 的 int64 值）")] | UnsetType = (
+        UNSET
+    )
+    uuid_in_conf: Annotated[str, Meta(description="在流程配置中的 uuid")] | UnsetType = UNSET
+
+
+class WbsDraft(RequestModel, kw_only=True):
+    """
+    计划表草稿
+    """
+
+    template_uuid: str | UnsetType = UNSET
+    template_version: int | UnsetType = UNSET
+    work_item_type_key: str | UnsetType = UNSET
+    related_sub_work_items: list[WBSWorkItem] | None | UnsetType = UNSET
+    connections: list[Connection] | None | UnsetType = UNSET
+    draft_id: str | UnsetType = UNSET
+    delete_uuids: list[str] | None | UnsetType = UNSET
+    role_owners: dict[str, list[RoleOwner]] | None | UnsetType = UNSET
+    user_details: list[UserDetail] | None | UnsetType = UNSET
+    work_item_id: int | UnsetType = UNSET
+
+
+class WbsDraftOperationValue(RequestModel, kw_only=True):
+    """
+    编辑操作的内容；按 operation_type 只填相关成员
+    """
+
+    name: str | UnsetType = UNSET
+    role_owners: list[RoleOwner] | None | UnsetType = UNSET
+    operation_create: WbsDraftOperationCreate | UnsetType = UNSET
+    child_orders: list[WbsChildOrder] | None | UnsetType = UNSET
+    deleted_uuids: list[str] | None | UnsetType = UNSET
+    delete_linkage_uuids: bool | UnsetType = UNSET
+    reason: str | UnsetType = UNSET
+    schedule: Schedule | UnsetType = UNSET
+    schedules: list[Schedule] | None | UnsetType = UNSET
+    wbs_work_item: WBSWorkItem | UnsetType = UNSET
+    connections: list[Connection] | None | UnsetType = UNSET
+    restore_uuids: list[str] | None | UnsetType = UNSET
+    wbs_status: str | UnsetType = UNSET
+    seq_order_info: SeqOrderInfo | UnsetType = UNSET
+    sub_instance_create: WbsSubInstanceCreate | UnsetType = UNSET
+    dismantle_mode: int | UnsetType = UNSET
+    union_deliveries: list[UnionDelivery] | None | UnsetType = UNSET
+    is_schedule_agg_item: bool | UnsetType = UNSET
+
+
+class WbsViewResponse(RequestModel, kw_only=True):
+    """
+    WBS 工作流信息
+    """
+
+    template_key: Annotated[str, Meta(description="使用的模板 key")] | UnsetType = UNSET
+    template_id: Annotated[str, Meta(description="模板 ID")] | UnsetType = UNSET
+    template_name: Annotated[str, Meta(description="模板名称")] | UnsetType = UNSET
+    template_version: Annotated[int, Meta(description="模板版本")] | UnsetType = UNSET
+    related_sub_work_items: (
+        Annotated[
+            list[WBSWorkItem],
+            Meta(description="关联子工作项（节点、子任务、子工作项）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    related_parent_work_item: (
+        Annotated[WBSParentWorkItem, Meta(description="关联父工作项")] | UnsetType
+    ) = UNSET
+    connections: (
+        Annotated[list[Connection], Meta(description="节点上下游信息")] | None | UnsetType
+    ) = UNSET
+    user_details: Annotated[list[UserDetail], Meta(description="人员详情")] | None | UnsetType = (
+        UNSET
+    )
+    relation_chain_path: (
+        Annotated[WBSRelationChainPath, Meta(description="WBS 链路层级")] | UnsetType
+    ) = UNSET
+    relation_chain_entity: (
+        Annotated[WBSRelationChainEntity, Meta(description="WBS 链路实例")] | UnsetType
+    ) = UNSET
+
+
+class WbsWorkflowConf(RequestModel, kw_only=True):
+    """
+    计划表流程类型的状态、节点与连线配置
+    """
+
+    status_infos: list[WbsStatusConf] | None | UnsetType = UNSET
+    node_infos: list[WbsNodeConf] | None | UnsetType = UNSET
+    connections: list[Connection] | None | UnsetType = UNSET
+
+
+class WorkItemTypeConf(RequestModel, kw_only=True):
+    """
+    工作项类型基础信息配置
+    """
+
+    type_key: Annotated[str, Meta(description="工作项类型 key")] | UnsetType = UNSET
+    name: Annotated[str, Meta(description="工作项类型名称")] | UnsetType = UNSET
+    flow_mode: (
+        Annotated[
+            Literal["workflow", "stateflow"],
+            Meta(description="流程模式：workflow 节点流，stateflow 状态流"),
+        ]
+        | UnsetType
+    ) = UNSET
+    api_name: Annotated[str, Meta(description="系统标识")] | UnsetType = UNSET
+    description: Annotated[str, Meta(description="描述")] | UnsetType = UNSET
+    is_disabled: Annotated[bool, Meta(description="是否禁用该工作项")] | UnsetType = UNSET
+    is_pinned: Annotated[bool, Meta(description="是否设置为导航入口")] | UnsetType = UNSET
+    enable_schedule: (
+        Annotated[
+            bool,
+            Meta(
+                description="是否支持工作项整体排期（true 时以下排期相关字段才生效；仅状态流工作项支持）"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    schedule_field_key: Annotated[str, Meta(description="排期字段 key")] | UnsetType = UNSET
+    schedule_field_name: Annotated[str, Meta(description="排期字段名称")] | UnsetType = UNSET
+    estimate_point_field_key: Annotated[str, Meta(description="估分字段 key")] | UnsetType = UNSET
+    estimate_point_field_name: Annotated[str, Meta(description="估分字段名称")] | UnsetType = UNSET
+    actual_work_time_field_key: Annotated[str, Meta(description="实际工时字段 key")] | UnsetType = (
+        UNSET
+    )
+    actual_work_time_field_name: (
+        Annotated[str, Meta(description="实际工时字段名称")] | UnsetType
+    ) = UNSET
+    belong_roles: Annotated[list[BelongRole], Meta(description="所属角色")] | None | UnsetType = (
+        UNSET
+    )
+    actual_work_time_switch: (
+        Annotated[
+            bool,
+            Meta(
+                description="工作项工时开放开关：true 通过 Open API 管理工时，false 通过平台标准功能管理"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    enable_model_resource_lib: (
+        Annotated[bool, Meta(description="是否可用并开启资源库")] | UnsetType
+    ) = UNSET
+    resource_lib_setting: (
+        Annotated[ResourceLibSetting, Meta(description="资源库配置")] | UnsetType
+    ) = UNSET
+
+
+class AINode(RequestModel, kw_only=True):
+    """
+    AI 节点信息
+    """
+
+    node_state: str | UnsetType = UNSET
+    ai_info: AINodeAIInfo | UnsetType = UNSET
+    node_fields: list[AICommonField] | None | UnsetType = UNSET
+    conform_fields: list[AICommonField] | None | UnsetType = UNSET
+    sub_tasks: list[AINodeSubTask] | None | UnsetType = UNSET
+    sub_workitems: list[AINodeSubWorkItem] | None | UnsetType = UNSET
+
+
+class Deliverable(RequestModel, kw_only=True):
+    """
+    交付物（Deliverable）
+    """
+
+    deliverable_uuid: Annotated[str, Meta(description="交付物唯一标识")] | UnsetType = UNSET
+    deliverable_type: (
+        Annotated[
+            Literal["work_item_deliverable", "field_deliverable"],
+            Meta(
+                description="交付物类型：work_item_deliverable 工作项交付物，field_deliverable 字段交付物"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    deliverable_info: DeliverableInfo | UnsetType = UNSET
+
+
+class FinishedConclusionInfo(RequestModel, kw_only=True):
+    """
+    评审结论
+    """
+
+    finished_conclusion_result: (
+        Annotated[FinishedConclusionResultItem, Meta(description="汇总结论，无效时不展示")]
+        | UnsetType
+    ) = UNSET
+    owners_finished_conclusion_result: (
+        Annotated[
+            list[FinishedOwnerConclusionInfo],
+            Meta(description="人员结论，无效时不展示"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
+class FinishedOpinionInfo(RequestModel, kw_only=True):
+    """
+    评审意见
+    """
+
+    finished_opinion_result: (
+        Annotated[str, Meta(description="汇总意见，无效时不展示")] | UnsetType
+    ) = UNSET
+    owners_finished_opinion_result: (
+        Annotated[list[FinishedOwnerOpinionInfo], Meta(description="人员意见，无效时不展示")]
+        | None
+        | UnsetType
+    ) = UNSET
+
+
 class WbsDraftOperation(RequestModel, kw_only=True):
     """
     计划表草稿的一次编辑操作
@@ -5296,6 +5764,36 @@ class WbsTemplateConf(RequestModel, kw_only=True):
     is_disabled: bool | UnsetType = UNSET
     version: int | UnsetType = UNSET
     workflow_conf: WbsWorkflowConf | UnsetType = UNSET
+
+
+class FinishedInfoItem(RequestModel, kw_only=True):
+    """
+    节点评审信息（WorkflowNode.finished_infos）
+    """
+
+    node_id: Annotated[str, Meta(description="节点 ID（批量查询评审信息时返回）")] | UnsetType = (
+        UNSET
+    )
+    summary_mode: (
+        Annotated[
+            Literal["calculation", "independence"],
+            Meta(description="汇总模式，calculation 汇总计算，independence 独立填写"),
+        ]
+        | UnsetType
+    ) = UNSET
+    opinion: Annotated[FinishedOpinionInfo, Meta(description="评审意见")] | UnsetType = UNSET
+    conclusion: Annotated[FinishedConclusionInfo, Meta(description="评审结论")] | UnsetType = UNSET
+
+
+class PlanTablesPatchDraftRequest(RequestModel, kw_only=True):
+    """
+    Arguments of plan_tables.patch_draft: 编辑计划表草稿
+    """
+
+    project_key: Annotated[str, Meta(min_length=1)]
+    draft_id: Annotated[str, Meta(min_length=1)]
+    operations: Annotated[list[WbsDraftOperation], Meta(min_length=1)]
+    schedule_table_uuid: str | UnsetType = UNSET
 
 
 class WorkflowNode(RequestModel, kw_only=True):
@@ -5368,37 +5866,70 @@ class WorkflowNode(RequestModel, kw_only=True):
         Annotated[str, Meta(description="实际完成时间（ISO 8601 字符串，未完成为空串）")]
         | UnsetType
     ) = UNSET
+    owner_roles: Annotated[list[str], Meta(description="负责人角色")] | None | UnsetType = UNSET
 
 
-class AINode(RequestModel, kw_only=True):
+class WorkflowsOperateNodeRequest(RequestModel, kw_only=True):
     """
-    AI 节点信息
-    """
-
-    node_state: str | UnsetType = UNSET
-    ai_info: AINodeAIInfo | UnsetType = UNSET
-    node_fields: list[AICommonField] | None | UnsetType = UNSET
-    conform_fields: list[AICommonField] | None | UnsetType = UNSET
-    sub_tasks: list[AINodeSubTask] | None | UnsetType = UNSET
-    sub_workitems: list[AINodeSubWorkItem] | None | UnsetType = UNSET
-
-
-class Deliverable(RequestModel, kw_only=True):
-    """
-    交付物（Deliverable）
+    Arguments of workflows.operate_node: 节点完成/回滚
     """
 
-    deliverable_uuid: Annotated[str, Meta(description="交付物唯一标识")] | UnsetType = UNSET
-    deliverable_type: (
+    project_key: Annotated[
+        str,
+        Meta(description="空间 ID（project_key）或空间域名（simple_name）", min_length=1),
+    ]
+    work_item_type_key: Annotated[str, Meta(description="工作项类型", min_length=1)]
+    work_item_id: Annotated[int, Meta(description="工作项实例 ID（节点流）")]
+    node_id: Annotated[str, Meta(description="目标节点 ID（与节点 state_key 等价）", min_length=1)]
+    action: (
         Annotated[
-            Literal["work_item_deliverable", "field_deliverable"],
+            Literal["confirm", "rollback"],
+            Meta(description="操作类型：confirm 完成节点，rollback 回滚节点"),
+        ]
+        | UnsetType
+    ) = UNSET
+    rollback_reason: (
+        Annotated[str, Meta(description="回滚原因；action 为 rollback 时必填（20005）")] | UnsetType
+    ) = UNSET
+    node_owners: (
+        Annotated[
+            list[str],
+            Meta(description="节点负责人 user_key；不传表示不更新，传空数组表示删除所有负责人"),
+        ]
+        | UnsetType
+    ) = UNSET
+    node_schedule: (
+        Annotated[Schedule, Meta(description="节点排期（非差异化排期），无需更新则不传")]
+        | UnsetType
+    ) = UNSET
+    schedules: (
+        Annotated[list[Schedule], Meta(description="按人排期（差异化排期），无需更新则不传")]
+        | UnsetType
+    ) = UNSET
+    fields: Annotated[list[FieldValuePair], Meta(description="要更新的字段")] | UnsetType = UNSET
+    role_assignee: (
+        Annotated[list[RoleOwner], Meta(description="节点绑定角色时，更新对应角色的负责人")]
+        | UnsetType
+    ) = UNSET
+    node_fields: (
+        Annotated[
+            list[FieldValuePair],
             Meta(
-                description="交付物类型：work_item_deliverable 工作项交付物，field_deliverable 字段交付物"
+                description="节点字段（SDK 的 NodeField：field_key、field_alias、field_type_key、field_value）"
             ),
         ]
         | UnsetType
     ) = UNSET
-    deliverable_info: DeliverableInfo | UnsetType = UNSET
+    node_custom_fields: (
+        Annotated[list[FieldValuePair], Meta(description="节点自定义字段")] | UnsetType
+    ) = UNSET
+    finished_infos: (
+        Annotated[
+            FinishedInfoItem,
+            Meta(description="评审信息（完成评审节点时填写的意见与结论）"),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class FinishedInfo(RequestModel, kw_only=True):
@@ -5443,15 +5974,105 @@ class NodesConnections(RequestModel, kw_only=True):
     version: Annotated[int, Meta(description="流程模板版本")] | UnsetType = UNSET
 
 
-class PlanTablesPatchDraftRequest(RequestModel, kw_only=True):
+class WorkItem(RequestModel, kw_only=True):
     """
-    Arguments of plan_tables.patch_draft: 编辑计划表草稿
+    工作项实例（WorkItemInfo）
     """
 
-    project_key: Annotated[str, Meta(min_length=1)]
-    draft_id: Annotated[str, Meta(min_length=1)]
-    operations: Annotated[list[WbsDraftOperation], Meta(min_length=1)]
-    schedule_table_uuid: str | UnsetType = UNSET
+    id: Annotated[int, Meta(description="工作项 ID")] | UnsetType = UNSET
+    name: Annotated[str, Meta(description="工作项名称")] | UnsetType = UNSET
+    work_item_type_key: Annotated[str, Meta(description="工作项类型")] | UnsetType = UNSET
+    project_key: Annotated[str, Meta(description="空间 ID")] | UnsetType = UNSET
+    simple_name: Annotated[str, Meta(description="空间域名")] | UnsetType = UNSET
+    template_type: (
+        Annotated[str, Meta(description="模板类型（已废弃） Deprecated.")] | UnsetType
+    ) = UNSET
+    template_id: Annotated[int, Meta(description="流程模板 ID")] | UnsetType = UNSET
+    template: (
+        Annotated[str, Meta(description="流程类型（page 58 示例，如 control）")] | UnsetType
+    ) = UNSET
+    pattern: (
+        Annotated[
+            Literal["Node", "State"],
+            Meta(description="工作流模式：Node 节点流，State 状态流"),
+        ]
+        | UnsetType
+    ) = UNSET
+    sub_stage: Annotated[str, Meta(description="需求状态（已弃用） Deprecated.")] | UnsetType = (
+        UNSET
+    )
+    work_item_status: WorkItemStatus | UnsetType = UNSET
+    current_nodes: (
+        Annotated[list[NodeBasicInfo], Meta(description="当前进行中节点（仅节点流有值）")]
+        | None
+        | UnsetType
+    ) = UNSET
+    state_times: (
+        Annotated[list[StateTime], Meta(description="节点/状态保持时间")] | None | UnsetType
+    ) = UNSET
+    created_by: str | UnsetType = UNSET
+    updated_by: str | UnsetType = UNSET
+    deleted_by: str | UnsetType = UNSET
+    created_at: int | UnsetType = UNSET
+    updated_at: int | UnsetType = UNSET
+    deleted_at: int | UnsetType = UNSET
+    fields: Annotated[list[FieldValuePair], Meta(description="字段信息")] | None | UnsetType = UNSET
+    workflow_infos: (
+        Annotated[
+            NodesConnections,
+            Meta(description="工作流信息（expand.need_workflow 时返回）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    multi_texts: (
+        Annotated[
+            list[MultiText],
+            Meta(
+                description="富文本详细内容（expand.need_multi_text 时返回；页 43 从中取附件 uuid）"
+            ),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    relation_fields_detail: (
+        Annotated[
+            list[RelationFieldDetail],
+            Meta(description="关联字段详情（expand.relation_fields_detail 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    user_details: (
+        Annotated[
+            list[UserDetail],
+            Meta(description="人员详情（expand.need_user_detail 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    sub_task_parent_info: (
+        Annotated[
+            SubTaskParentInfo,
+            Meta(description="子任务的父级信息（expand.need_sub_task_parent 时返回）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    compound_field_extra: (
+        Annotated[
+            list[FieldValuePair],
+            Meta(description="复合字段的附加信息（expand.need_group_uuid_for_compound 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
+    parent_work_item: (
+        Annotated[
+            list[ParentWorkItem],
+            Meta(description="父工作项（expand.need_parent_workitem 时返回）"),
+        ]
+        | None
+        | UnsetType
+    ) = UNSET
 
 
 class CommentsCreateRequest(RequestModel, kw_only=True):
@@ -5472,6 +6093,13 @@ class CommentsCreateRequest(RequestModel, kw_only=True):
     rich_text: Annotated[list[RichTextBlock], Meta(description="富文本评论内容")] | UnsetType = (
         UNSET
     )
+    doc_rich_text: (
+        Annotated[
+            DocRichText,
+            Meta(description="文档格式的富文本评论内容（doc JSON / 纯文本 / HTML）"),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class CommentsUpdateRequest(RequestModel, kw_only=True):
@@ -5744,6 +6372,22 @@ class ViewsCreateConditionViewRequest(RequestModel, kw_only=True):
         ]
         | UnsetType
     ) = UNSET
+    cooperation_teams: (
+        Annotated[
+            list[CooperationTeam],
+            Meta(
+                description="指定团队及其范围（cooperation_mode 为 1 时适用；可设不级联、不含团队管理员）"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    meego_user_key: (
+        Annotated[
+            str,
+            Meta(description="以该用户身份创建（SDK 的请求体成员；通常由 X-USER-KEY 指定）"),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class ViewsUpdateConditionViewRequest(RequestModel, kw_only=True):
@@ -5789,6 +6433,22 @@ class ViewsUpdateConditionViewRequest(RequestModel, kw_only=True):
         Annotated[
             list[int],
             Meta(description="指定团队 team_id（cooperation_mode 为 1 时适用）"),
+        ]
+        | UnsetType
+    ) = UNSET
+    cooperation_teams: (
+        Annotated[
+            list[CooperationTeam],
+            Meta(
+                description="指定团队及其范围（cooperation_mode 为 1 时适用；可设不级联、不含团队管理员）"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    meego_user_key: (
+        Annotated[
+            str,
+            Meta(description="以该用户身份更新（SDK 的请求体成员；通常由 X-USER-KEY 指定）"),
         ]
         | UnsetType
     ) = UNSET

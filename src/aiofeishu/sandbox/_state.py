@@ -440,10 +440,15 @@ def comment_page(state: State, call: Call, store: dict[int, dict[str, Any]]) -> 
 @handles("comments.create")
 def create_comment(state: State, call: Call) -> Any:
     state.work_item(call)
-    content = call.get("content") or _plain_text(call.get("rich_text"))
+    doc = call.get("doc_rich_text")
+    content = (
+        call.get("content") or _plain_text(call.get("rich_text")) or (doc or {}).get("doc_text")
+    )
     if not content:
         raise ApiFailure(20005, "Missing Param: content or rich_text")
-    return add_comment(state, call, state.comments, content=content)
+    # doc_rich_text: the Go SDK's document-format body, echoed
+    extra = {"doc_rich_text": doc} if doc else {}
+    return add_comment(state, call, state.comments, content=content, **extra)
 
 
 @handles("comments.list")

@@ -64,6 +64,7 @@ NOTES_LIST = Endpoint(
         next_cursor="data.page_token",
         has_more="data.has_more",
         carry=(),
+        offset_param=None,
     ),
     errors=(),
     request_type_name="NotesListRequest",

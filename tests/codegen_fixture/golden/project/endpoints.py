@@ -64,6 +64,7 @@ THINGS_FILTER = Endpoint(
         next_cursor=None,
         has_more=None,
         carry=(),
+        offset_param=None,
     ),
     errors=(20003,),
     request_type_name="ThingsFilterRequest",
