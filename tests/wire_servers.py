@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -62,7 +62,29 @@ class _LoopThread:
         self.loop.close()
 
 
-class ThreadedApp:
+class _ThreadedServer:
+    """A server started and stopped on a loop thread of its own (``async with``)."""
+
+    _thread: _LoopThread | None = None
+
+    async def _start(self) -> None:
+        raise NotImplementedError
+
+    async def _stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        self._thread = _LoopThread(type(self).__name__)
+        await self._thread.run(self._start())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._thread is not None
+        await self._thread.run(self._stop())
+        await self._thread.stop()
+
+
+class ThreadedApp(_ThreadedServer):
     """An aiohttp.web application on 127.0.0.1 (any free port) in its own thread."""
 
     def __init__(self, app: web.Application) -> None:
@@ -70,7 +92,6 @@ class ThreadedApp:
         self.url = ""
         self.port = 0
         self._runner: web.AppRunner | None = None
-        self._thread: _LoopThread | None = None
 
     async def _start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -84,16 +105,6 @@ class ThreadedApp:
     async def _stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-
-    async def __aenter__(self) -> ThreadedApp:
-        self._thread = _LoopThread("wire-app")
-        await self._thread.run(self._start())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._thread is not None
-        await self._thread.run(self._stop())
-        await self._thread.stop()
 
 
 @dataclass
@@ -122,7 +133,7 @@ RawPolicy = Callable[[Arrival], Any]
 
 
 @dataclass
-class RawHTTPServer:
+class RawHTTPServer(_ThreadedServer):
     """A hand-written keep-alive HTTP/1.1 server: every request it reads is an arrival.
 
     ``policy(arrival)`` returns the JSON body to answer with, or None to close the
@@ -135,7 +146,6 @@ class RawHTTPServer:
     url: str = ""
     _connections: int = 0
     _server: asyncio.Server | None = None
-    _thread: _LoopThread | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections += 1
@@ -175,16 +185,6 @@ class RawHTTPServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-
-    async def __aenter__(self) -> RawHTTPServer:
-        self._thread = _LoopThread("wire-raw")
-        await self._thread.run(self._start())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._thread is not None
-        await self._thread.run(self._stop())
-        await self._thread.stop()
 
 
 async def _read_request(reader: asyncio.StreamReader) -> RawRequest | None:
