@@ -182,12 +182,6 @@ async def test_an_open_client_used_from_a_second_event_loop_raises_a_clear_error
         assert len(sb.calls("okr.create_progress_record")) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a with_options client derived before the parent's first use binds to "
-    "another loop by itself and hits the parent's aiohttp session there: raw RuntimeError "
-    "('Timeout context manager should be used inside a task'), not FeishuError",
-)
 async def test_a_derived_client_used_from_a_second_event_loop_raises_a_clear_error() -> None:
     async with Sandbox(threaded=True) as sb, sb.project_client() as parent:
         derived = parent.with_options(user_key="another-user")
@@ -201,12 +195,6 @@ async def test_a_derived_client_used_from_a_second_event_loop_raises_a_clear_err
         assert isinstance(error, FeishuError) and "event loop" in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after the parent closed, a derived client opens a fresh aiohttp session "
-    "that nothing ever closes (ResourceWarning: Unclosed client session) instead of "
-    "refusing with FeishuError",
-)
 async def test_a_derived_client_of_a_closed_parent_refuses_to_send() -> None:
     async with Sandbox(threaded=True) as sb:
         parent = sb.project_client()

@@ -198,11 +198,6 @@ async def test_a_same_origin_redirect_is_not_followed_either(status: int) -> Non
     assert not any("moved" in path for path in api.seen)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a relative Location (/path) gives UnexpectedRedirectError.location '' "
-    "instead of the request's own origin",
-)
 async def test_a_relative_redirect_names_the_servers_own_origin() -> None:
     api = Recorder(_redirecting(lambda: "/open_api/moved", 302))
     async with ThreadedApp(api.app()) as server, project_client(server.url) as client:

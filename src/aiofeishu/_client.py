@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
+from urllib.parse import urljoin
 
 import msgspec
 
@@ -105,6 +106,15 @@ class Credential:
         return f"Credential(identity={self.identity!r})"
 
 
+@dataclass(slots=True)
+class _Binding:
+    """The event loop a client and the clients derived from it run on, and whether the one
+    owning the session has closed it."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+    closed: bool = False
+
+
 @dataclass(slots=True, repr=False)
 class _Call:
     """One logical call across its attempts."""
@@ -153,7 +163,7 @@ class BaseClient:
         self._owns_transport = transport is None
         self._store_choice = store
         self._store: Store | None = None if store is None or isinstance(store, str) else store
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._binding = _Binding()  # shared with derived clients: one loop, one session
         self._token_errors = token_rejections(self._platform)
         self._policies: dict[tuple[str, int | None], RatePolicy] = {}
         self._rate_keys: dict[tuple[str, str, str], str] = {}
@@ -170,6 +180,7 @@ class BaseClient:
         """Close the session if this client made it (a derived client closes nothing)."""
         self._closed = True
         if self._owns_transport:
+            self._binding.closed = True
             await self._transport.aclose()
             if self._store is not None and isinstance(self._store_choice, str):
                 await self._store.aclose()
@@ -184,6 +195,7 @@ class BaseClient:
         derived = copy.copy(self)
         derived._options = replace(self._options, **changes)
         derived._owns_transport = False
+        derived._closed = False
         derived._policies = {}
         return derived
 
@@ -209,15 +221,19 @@ class BaseClient:
 
     def _bind_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop
-        elif self._loop is not loop:
+        binding = self._binding
+        if binding.loop is None:
+            binding.loop = loop
+        elif binding.loop is not loop:
             raise FeishuError(
                 f"this {type(self).__name__} was first used on another event loop; its session "
                 "and rate windows belong to that loop: make one client per event loop"
             )
-        if self._closed:
-            raise FeishuError(f"this {type(self).__name__} is closed")
+        if self._closed or binding.closed:
+            raise FeishuError(
+                f"this {type(self).__name__} is closed"
+                + ("" if self._closed else " (the client it was derived from was closed)")
+            )
 
     def store(self) -> Store:
         """The store holding this client's tokens and rate windows."""
@@ -381,9 +397,10 @@ class BaseClient:
         """The decoded result, or raise the API's error (or InvalidResponseError)."""
         endpoint = call.prepared.endpoint
         if 300 <= reply.status < 400:
+            target = reply.headers.get("Location", "")
             raise UnexpectedRedirectError(
                 status=reply.status,
-                location=origin(reply.headers.get("Location", "")),
+                location=origin(urljoin(self.base_url + call.prepared.path, target)) if target else "",
                 method=endpoint.method,
                 path=call.prepared.path,
             )
