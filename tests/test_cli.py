@@ -388,25 +388,17 @@ async def test_version_endpoint_detail_and_exit_codes_in_help() -> None:
     assert code == 2 and "no endpoint" in err
 
 
+def sync_args(db: Path, *types: str) -> list[str]:
+    return [
+        *("sync", "work-items", "--project-key", "sandbox", "--db", str(db)),
+        *(arg for type_key in types for arg in ("--type", type_key)),
+    ]
+
+
 async def test_sync_command_mirrors_and_catches_up(sb: Sandbox, tmp_path: Path) -> None:
     ids = await create_items(sb, 30) + await create_items(sb, 5, "bug")
     db = tmp_path / "items.sqlite"
-    args = [
-        "sync",
-        "work-items",
-        "--project-key",
-        "sandbox",
-        "--type",
-        "story",
-        "--type",
-        "bug",
-        "--db",
-        str(db),
-        "--page-size",
-        "20",
-        "--overlap",
-        "0",
-    ]
+    args = [*sync_args(db, "story", "bug"), "--page-size", "20", "--overlap", "0"]
     code, _, err = await run(sb, *args)
     assert code == 0, err
     assert "read 35, inserted 35, updated 0, deleted 0" in err and "3 calls" in err
@@ -429,18 +421,7 @@ async def test_a_killed_sync_command_is_caught_up_by_the_next_run(tmp_path: Path
     async with Sandbox(time_scale=20, faults=Faults(latency=0.05)) as sb:
         await create_items(sb, 200)
         db = tmp_path / "items.sqlite"
-        args = [
-            "sync",
-            "work-items",
-            "--project-key",
-            "sandbox",
-            "--type",
-            "story",
-            "--db",
-            str(db),
-            "--page-size",
-            "10",
-        ]
+        args = [*sync_args(db, "story"), "--page-size", "10"]
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

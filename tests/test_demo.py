@@ -58,9 +58,12 @@ def test_bulk_sync_runs_small_at_real_windows(tmp_path: Path) -> None:
     phases = {m[1]: m for m in PHASE.finditer(done.stdout)}
     assert set(phases) == {"create", "export", "sync", "update", "comment", "resync"}, done.stdout
     for name, calls, elapsed, rate, _quota, ideal, percent in (m.groups() for m in phases.values()):
-        assert abs(float(rate) - int(calls) / float(elapsed)) < 0.2, name
+        # Printed to 0.01 s: allow for the rounding.
+        slowest, fastest = float(elapsed) + 0.005, max(float(elapsed) - 0.005, 0.001)
+        assert int(calls) / slowest - 0.05 <= float(rate) <= int(calls) / fastest + 0.05, name
         if ideal:
-            assert int(percent) == round(100 * float(ideal) / float(elapsed)), name
+            share = 100 * float(ideal)
+            assert share / slowest - 1 <= int(percent) <= share / fastest + 1, name
             # Loose: the limiter must not run at half speed, on however busy a machine.
             assert int(percent) >= 50, done.stdout
     assert phases["create"].group(2) == "45" and phases["create"].group(6) == "2.00"
