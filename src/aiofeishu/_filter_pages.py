@@ -12,8 +12,10 @@ from aiofeishu._project_client import ProjectClient
 from aiofeishu.errors import FeishuError, ResultLimitError
 from aiofeishu.project.endpoints import WORK_ITEMS_FILTER
 
-PAGE_SIZE = 200  # the filter endpoint's maximum (page 18)
-MAX_TOTAL = 200_000  # "查询结果超过 20w 会报错" (page 18)
+# From the spec (page 18): at most 200 a page, and an error past 200,000 results.
+assert WORK_ITEMS_FILTER.pagination is not None
+PAGE_SIZE = WORK_ITEMS_FILTER.pagination.max_page_size or 200
+MAX_TOTAL = WORK_ITEMS_FILTER.pagination.max_total or 200_000
 
 
 @dataclass(frozen=True, slots=True)
