@@ -137,6 +137,9 @@ class SandboxApp:
     # -- dispatch ------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         now = time.monotonic()  # arrival, before the body is read
+        # Let the rest of a burst be stamped before handling this one: a request arrives
+        # when it comes in, not when the requests ahead of it are done.
+        await asyncio.sleep(0)
         route, path_values = self._route(request)
         seen = Received(
             request.method,

@@ -121,6 +121,12 @@ def _field(item: dict[str, Any], key: str) -> Any:
     return None
 
 
+def _touch(item: dict[str, Any], call: Call) -> None:
+    """Every change to a work item moves its updated_at: incremental syncs filter on it."""
+    item["updated_at"] = max(now_ms(), item["updated_at"])
+    item["updated_by"] = call.user_key or item["updated_by"]
+
+
 def _set_fields(item: dict[str, Any], pairs: list[dict[str, Any]]) -> None:
     for pair in pairs:
         key = pair.get("field_key") or pair.get("field_alias")
@@ -216,6 +222,9 @@ def filter_work_items(state: State, call: Call) -> Any:
         and _in_range(item["created_at"], call.get("created_at"))
         and _in_range(item["updated_at"], call.get("updated_at"))
     ]
+    # The page states no order; the sandbox keeps a stable one (oldest first), the least an
+    # offset-paged listing needs, and the one export resumption checks for (created_at, id).
+    matches.sort(key=lambda item: (item["created_at"], item["id"]))
     page, pagination = _page(call, matches, 50)
     return page, {"pagination": pagination}
 
@@ -224,7 +233,7 @@ def filter_work_items(state: State, call: Call) -> Any:
 def update_work_item(state: State, call: Call) -> Any:
     item = state.writable(call)
     _set_fields(item, call.get("update_fields"))
-    item["updated_at"], item["updated_by"] = now_ms(), call.user_key
+    _touch(item, call)
     return None
 
 
@@ -246,7 +255,7 @@ def abort_work_item(state: State, call: Call) -> Any:
     if not aborting and not item["_aborted"]:
         raise ApiFailure(20008)
     item["_aborted"] = aborting
-    item["updated_at"] = now_ms()
+    _touch(item, call)
     return {}
 
 
@@ -254,6 +263,7 @@ def abort_work_item(state: State, call: Call) -> Any:
 def freeze_work_item(state: State, call: Call) -> Any:
     item = state.work_item(call)
     item["_frozen"] = call.get("is_frozen")
+    _touch(item, call)
     return {}
 
 
@@ -311,6 +321,7 @@ def operate_node(state: State, call: Call) -> Any:
         for later in keys[index + 1 :]:
             item["_nodes"][later] = NOT_ARRIVED
         _enter(item, node_id, at)
+        _touch(item, call)
         return {}
     if status == PASSED:
         raise ApiFailure(20017)
@@ -322,6 +333,7 @@ def operate_node(state: State, call: Call) -> Any:
         _enter(item, keys[index + 1], at)
     else:
         item["current_nodes"] = []
+    _touch(item, call)
     return {}
 
 
@@ -335,6 +347,7 @@ def change_state(state: State, call: Call) -> Any:
         raise ApiFailure(10002, f"Illegal Operation: no transition {transition} from {current}")
     item["_nodes"][current] = PASSED
     _enter(item, keys[transition], now_ms())
+    _touch(item, call)
     return {}
 
 
@@ -372,6 +385,7 @@ def create_subtask(state: State, call: Call) -> Any:
         "schedules": [call.get("schedule")] if call.get("schedule") else [],
     }
     item["_subtasks"][node_id].append(task)
+    _touch(item, call)
     return task_id
 
 
@@ -384,6 +398,7 @@ def update_subtask(state: State, call: Call) -> Any:
             task[key] = call.args[key]
     if "schedule" in call.args:
         task["schedules"] = [call.args["schedule"]]
+    _touch(item, call)
     return {}
 
 
@@ -392,6 +407,7 @@ def operate_subtask(state: State, call: Call) -> Any:
     item = state.writable(call)
     _, task = _subtask(item, call.get("task_id"))
     task["passed"] = call.get("action") != "rollback"
+    _touch(item, call)
     return {}
 
 
@@ -400,6 +416,7 @@ def delete_subtask(state: State, call: Call) -> Any:
     item = state.writable(call)
     node_id, task = _subtask(item, call.get("task_id"))
     item["_subtasks"][node_id].remove(task)
+    _touch(item, call)
     return None
 
 
@@ -499,6 +516,7 @@ def upload_attachment(state: State, call: Call) -> Any:
     files = _field(item, key) or []
     files.append({"uid": uid, "name": filename, "size": len(content), "type": "file"})
     _set_fields(item, [{"field_key": key, "field_type_key": "multi_file", "field_value": files}])
+    _touch(item, call)
     return None
 
 
@@ -533,6 +551,7 @@ def delete_attachments(state: State, call: Call) -> Any:
             pair["field_value"] = [f for f in pair["field_value"] if f["uid"] not in gone]
     for uid in gone:
         state.files.pop(uid, None)
+    _touch(item, call)
     return {}
 
 
