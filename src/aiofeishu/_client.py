@@ -400,7 +400,9 @@ class BaseClient:
             target = reply.headers.get("Location", "")
             raise UnexpectedRedirectError(
                 status=reply.status,
-                location=origin(urljoin(self.base_url + call.prepared.path, target)) if target else "",
+                location=origin(urljoin(self.base_url + call.prepared.path, target))
+                if target
+                else "",
                 method=endpoint.method,
                 path=call.prepared.path,
             )
