@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
+from aiofeishu._clock_link import ClockLink
 from aiofeishu._reservation import ReservationTicket, admit
 from aiofeishu._store import RatePolicy, token_fresh_for
 
@@ -37,6 +38,7 @@ class LocalStore:
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
+        self.clock_link = ClockLink()  # its own clock: the link only adds call overhead
         self._quotas: defaultdict[str, _Quota] = defaultdict(_Quota)
         self._tokens: dict[str, tuple[str, float]] = {}
         self._token_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -49,7 +51,7 @@ class LocalStore:
 
     async def reserve(
         self, key: str, policy: RatePolicy, member: str, lease_id: str, replaces: str | None
-    ) -> float | None:
+    ) -> tuple[float, float] | None:
         quota, now = self._quotas[key], self._clock()
         if policy.concurrency is not None and lease_id not in quota.leases:
             if len(quota.leases) >= policy.concurrency:
@@ -59,7 +61,7 @@ class LocalStore:
             quota.starts.pop(replaces, None)
         start = max(now, quota.cool_until)
         if not policy.windows:
-            return start - now
+            return now, start
         windows = [(limit, policy.padded(period)) for limit, period in policy.windows]
         horizon = now - max(period for _, period in windows)
         starts = quota.starts
@@ -72,7 +74,7 @@ class LocalStore:
             if len(times) >= limit:
                 start = max(start, times[-limit] + period)
         starts[member] = start
-        return start - now
+        return now, start
 
     async def give_back(self, key: str, member: str | None, lease_id: str | None) -> None:
         quota = self._quotas[key]

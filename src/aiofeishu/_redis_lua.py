@@ -13,7 +13,7 @@ __all__ = ["ADMIT", "COMPARE_AND_DELETE", "COOL_DOWN", "GIVE_BACK", "RENEW_LEASE
 #   KEYS: starts (zset member -> start), cool-down (string: end), leases (zset id -> expiry)
 #   ARGV: member, member it replaces or '', lease id, concurrency or 0, lease ttl,
 #         then limit, padded period for each window
-#   returns the delay until the reserved start, or -1 when the leases are all held
+#   returns {now, the reserved start}, or {now, -1} when the leases are all held
 ADMIT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
@@ -22,7 +22,7 @@ if concurrency > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('%.0f', now))
   if not redis.call('ZSCORE', KEYS[3], ARGV[3]) then
     if redis.call('ZCARD', KEYS[3]) >= concurrency then
-      return -1
+      return {now, -1}
     end
     local ttl = tonumber(ARGV[5])
     redis.call('ZADD', KEYS[3], string.format('%.0f', now + ttl), ARGV[3])
@@ -38,7 +38,7 @@ if cool > start then
   start = cool
 end
 if #ARGV < 6 then
-  return start - now
+  return {now, start}
 end
 local longest = 0
 for i = 7, #ARGV, 2 do
@@ -58,7 +58,7 @@ for i = 6, #ARGV, 2 do
 end
 redis.call('ZADD', KEYS[1], string.format('%.0f', start), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], math.ceil((start - now + longest) / 1000) + 1000)
-return start - now
+return {now, start}
 """
 
 # KEYS: starts, leases; ARGV: member or '', lease id or ''

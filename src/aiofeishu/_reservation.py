@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from aiofeishu._clock_link import ClockLink
 from aiofeishu._store import RatePolicy, Ticket
 from aiofeishu._store_errors import StoreUnavailableError
 
@@ -28,14 +29,17 @@ LEASE_POLL_MAX = 0.05
 
 
 class Reserver(Protocol):
-    """Where reservations and leases live."""
+    """Where reservations and leases live; ``clock_link`` relates its clock to ours."""
+
+    clock_link: ClockLink
 
     async def reserve(
         self, key: str, policy: RatePolicy, member: str, lease_id: str, replaces: str | None
-    ) -> float | None:
-        """Reserve ``member``'s start and return the delay until it (seconds), taking
-        ``lease_id``'s concurrency lease first when the policy has one; None when the lease
-        is held by others. ``replaces`` is dropped in the same step."""
+    ) -> tuple[float, float] | None:
+        """Reserve ``member``'s start and return (the reserver's time now, the start) in
+        seconds of its own clock, taking ``lease_id``'s concurrency lease first when the
+        policy has one; None when the leases are all held. ``replaces`` is dropped in the
+        same step."""
         ...
 
     async def give_back(self, key: str, member: str | None, lease_id: str | None) -> None:
@@ -71,7 +75,6 @@ class ReservationTicket:
 
     __slots__ = (
         "_clock",
-        "_deadline",
         "_departures",
         "_fallback",
         "_id",
@@ -83,6 +86,7 @@ class ReservationTicket:
         "_reserved_at",
         "_reserver",
         "_seq",
+        "_start",
         "_tolerance",
     )
 
@@ -103,7 +107,7 @@ class ReservationTicket:
         self._id = secrets.token_hex(8)  # also the concurrency lease's id
         self._seq = 0
         self._member: str | None = None
-        self._deadline = 0.0
+        self._start = 0.0  # on the reserver's clock
         self._reserved_at = 0.0
         self._departures = 0
         self._released = False
@@ -112,15 +116,20 @@ class ReservationTicket:
     def __repr__(self) -> str:
         return f"ReservationTicket(key={self._key!r}, departures={self._departures})"
 
+    @property
+    def reservations(self) -> int:
+        """Reservations taken so far: one, plus one per late wake or re-send."""
+        return self._seq
+
     async def take(self, replaces: str | None = None) -> None:
         """Reserve a start and sleep until it; cancelled or failing, hold nothing new."""
         self._seq += 1
         member = f"{self._id}:{self._seq}"
         admitting = self._member is None
         try:
-            delay = await self._reserve(member, replaces)
+            self._start = await self._reserve(member, replaces)
             self._member, self._reserved_at = member, self._clock()
-            self._deadline = self._reserved_at + delay
+            delay = self._reserver.clock_link.not_before(self._start) - self._reserved_at
             if delay > 0:
                 await asyncio.sleep(delay)
         except BaseException:
@@ -130,23 +139,31 @@ class ReservationTicket:
             raise
 
     async def _reserve(self, member: str, replaces: str | None) -> float:
-        delay = await self._reserver.reserve(self._key, self._policy, member, self._id, replaces)
-        if delay is not None:
-            return delay
+        """The reserved start (reserver's clock), after waiting for a lease if needed."""
+        reserved = await self._ask(member, replaces)
+        if reserved is not None:
+            return reserved
         async with self._reserver.lease_queue(self._key):
             pause = 0.005
             while True:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, LEASE_POLL_MAX)
-                delay = await self._reserver.reserve(
-                    self._key, self._policy, member, self._id, replaces
-                )
-                if delay is not None:
-                    return delay
+                reserved = await self._ask(member, replaces)
+                if reserved is not None:
+                    return reserved
+
+    async def _ask(self, member: str, replaces: str | None) -> float | None:
+        sent = self._clock()
+        answer = await self._reserver.reserve(self._key, self._policy, member, self._id, replaces)
+        if answer is None:
+            return None
+        server_now, start = answer
+        self._reserver.clock_link.observe(sent, self._clock(), server_now)
+        return start
 
     def _needs_new_slot(self) -> bool:
-        late = self._clock() - self._deadline > self._tolerance
-        return late or self._reserver.cooled_at(self._key) > self._reserved_at
+        late = self._clock() - self._reserver.clock_link.not_after(self._start)
+        return late > self._tolerance or self._reserver.cooled_at(self._key) > self._reserved_at
 
     async def depart(self) -> None:
         if self._inner is not None:

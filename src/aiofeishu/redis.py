@@ -42,6 +42,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("aiofeishu.redis needs redis-py: pip install 'aiofeishu[redis]'") from exc
 
 from aiofeishu import _redis_lua
+from aiofeishu._clock_link import ClockLink
 from aiofeishu._fallback_store import LocalStore
 from aiofeishu._reservation import admit
 from aiofeishu._store import RatePolicy, Store, Ticket, token_fresh_for
@@ -53,6 +54,7 @@ __all__ = ["RedisStore", "StoreUnavailableError"]
 logger = logging.getLogger("aiofeishu")
 
 T = TypeVar("T")
+CALIBRATION_READS = 3  # the first one may open the connection
 OnUnavailable = Literal["raise", "local"]
 
 
@@ -114,6 +116,9 @@ class RedisStore:
         self._token_lock_ttl = token_lock_ttl
         self._reconnect_interval = reconnect_interval
         self._clock = clock
+        self.clock_link = ClockLink()  # Redis TIME against this process's clock
+        self._calibrated = False
+        self._calibrating = asyncio.Lock()
         self._server = _describe(self._client)
         # The one line to change for the default store: MemoryStore() once it exists.
         self._local: Store = LocalStore(clock=clock)
@@ -199,13 +204,27 @@ class RedisStore:
         fallback = fall_back if self._on_unavailable == "local" else None
 
         async def on_redis() -> Ticket:
+            await self._calibrate()
             return await admit(self, key, policy, self._clock, fallback)
 
         return await self._either(on_redis, lambda: self._local.admit(key, policy))
 
+    async def _calibrate(self) -> None:
+        """Read Redis's clock a few times before the first reservation: a reservation's own
+        reply may come late on a cold connection, and counting its set-up as lateness would
+        send the first calls to the back of the queue."""
+        if self._calibrated:
+            return
+        async with self._calibrating:
+            for _ in range(CALIBRATION_READS if not self._calibrated else 0):
+                sent = self._clock()
+                seconds, micros = await self._run(self._client.time())
+                self.clock_link.observe(sent, self._clock(), seconds + micros / 1_000_000)
+            self._calibrated = True
+
     async def reserve(
         self, key: str, policy: RatePolicy, member: str, lease_id: str, replaces: str | None
-    ) -> float | None:
+    ) -> tuple[float, float] | None:
         keys = self._rate_keys(key)
         args: list[str | int] = [
             member,
@@ -216,14 +235,14 @@ class RedisStore:
         ]
         for limit, period in policy.windows:
             args += [limit, _us(policy.padded(period))]
-        delay = await self._script("ADMIT", list(keys), args)
-        if delay < 0:
+        now, start = await self._run(self._scripts["ADMIT"](keys=list(keys), args=args))
+        if start < 0:
             return None
         if policy.concurrency is not None and lease_id not in self._renewals:
             self._renewals[lease_id] = asyncio.create_task(
                 self._renew(keys.leases, lease_id, policy.lease_ttl)
             )
-        return delay / 1_000_000
+        return int(now) / 1_000_000, int(start) / 1_000_000
 
     async def _renew(self, leases: str, lease_id: str, ttl: float) -> None:
         """Keep a held lease alive while its call runs; a crashed holder's lease expires."""
