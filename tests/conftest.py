@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from tests.fake_server import FakeFeishu
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, running_redis
 
 
 def _patch_aioresponses() -> None:
@@ -49,9 +49,5 @@ async def fake() -> AsyncIterator[FakeFeishu]:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One private redis-server for the session (tests keep apart by namespace)."""
-    server = RedisServer()
-    server.start()
-    try:
+    with running_redis() as server:
         yield server
-    finally:
-        server.close()

@@ -7,8 +7,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["RedisServer"]
+__all__ = ["RedisServer", "running_redis"]
 
 
 def _free_port() -> int:
@@ -95,3 +97,14 @@ class RedisServer:
     def close(self) -> None:
         self.stop()
         self._dir.cleanup()
+
+
+@contextmanager
+def running_redis() -> Iterator[RedisServer]:
+    """A started server, stopped and removed on exit."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -23,7 +23,7 @@ from aiofeishu._fallback_store import LocalStore
 from aiofeishu._reservation import ReservationTicket
 from aiofeishu._store import RatePolicy, Store, rate_key, token_key
 from aiofeishu.redis import RedisStore, StoreUnavailableError
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, running_redis
 
 RATE = rate_key("project", "plugin-MII_7S3CR3TISH", "POST /open_api/:project_key/work_item/filter")
 TOKEN = token_key("project", "plugin-MII_7S3CR3TISH")
@@ -458,12 +458,9 @@ async def test_a_slow_redis_times_out_within_the_bound(
 
 @pytest.fixture
 def private_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
+    """A server of the test's own, to stop and restart."""
+    with running_redis() as server:
         yield server
-    finally:
-        server.close()
 
 
 async def test_raise_mode_fails_while_redis_is_down_and_recovers_after_restart(
