@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from itertools import islice
 
 from aiofeishu._clock_link import ClockLink
 from aiofeishu._reservation import ReservationTicket, admit
@@ -29,6 +30,11 @@ class _Quota:
     cooled_at: float = float("-inf")
     leases: set[str] = field(default_factory=set)
     lease_queue: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _from_end(starts: dict[str, float], place: int) -> float:
+    """The start ``place`` positions from the last (1: the last)."""
+    return next(islice(reversed(starts.values()), place - 1, None))
 
 
 class LocalStore:
@@ -67,12 +73,11 @@ class LocalStore:
         starts = quota.starts
         while starts and next(iter(starts.values())) <= horizon:
             del starts[next(iter(starts))]
-        times = list(starts.values())
-        if times:
-            start = max(start, times[-1])
+        if starts:
+            start = max(start, _from_end(starts, 1))  # first come, first served
         for limit, period in windows:
-            if len(times) >= limit:
-                start = max(start, times[-limit] + period)
+            if len(starts) >= limit:
+                start = max(start, _from_end(starts, limit) + period)
         starts[member] = start
         return now, start
 

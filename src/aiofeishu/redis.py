@@ -137,6 +137,12 @@ class RedisStore:
         """``RedisStore(url, **options)``: a store owning its connection pool."""
         return cls(url, **options)
 
+    async def __aenter__(self) -> RedisStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     def __repr__(self) -> str:
         return (
             f"RedisStore(server={self._server!r}, namespace={self._namespace!r}, "
@@ -216,7 +222,9 @@ class RedisStore:
         if self._calibrated:
             return
         async with self._calibrating:
-            for _ in range(CALIBRATION_READS if not self._calibrated else 0):
+            if self._calibrated:
+                return  # another caller did it while this one waited
+            for _ in range(CALIBRATION_READS):
                 sent = self._clock()
                 seconds, micros = await self._run(self._client.time())
                 self.clock_link.observe(sent, self._clock(), seconds + micros / 1_000_000)
