@@ -241,6 +241,25 @@ async def test_a_sleeper_of_the_store_that_saw_the_429_waits_out_the_cool_down(
     await ticket.release()
 
 
+async def test_a_sleeper_of_another_store_hears_of_the_cool_down(
+    make_store: MakeStore, redis_client: aioredis.Redis, namespace: str
+) -> None:
+    seen_429, sleeping, policy = make_store(), make_store(), RatePolicy(windows=((1, 0.2),))
+    first = await sleeping.admit(RATE, policy)  # also starts listening for cool-downs
+    sleeper = asyncio.create_task(sleeping.admit(RATE, policy))  # reserved 225 ms on
+    async with asyncio.timeout(10):  # until it is subscribed
+        while (await redis_client.pubsub_numsub(f"{namespace}:cool-downs"))[0][1] < 1:
+            await asyncio.sleep(0.005)
+    await seen_429.cool_down(RATE, 0.5)
+    cool_end = int(await redis_client.get(layout(namespace, RATE, "cool")))
+    ticket = await sleeper
+    await ticket.depart()
+    assert ticket.reservations == 2
+    assert (await starts_of(redis_client, namespace))[-1] >= cool_end
+    await first.release()
+    await ticket.release()
+
+
 async def test_clock_offsets_between_processes_change_nothing(
     make_store: MakeStore, redis_client: aioredis.Redis, namespace: str
 ) -> None:

@@ -72,13 +72,15 @@ end
 return 0
 """
 
-# A cool-down only ever grows: a shorter one set later never cuts a longer one short.
-#   KEYS: cool-down; ARGV: its length
+# A cool-down only ever grows: a shorter one set later never cuts a longer one short. Every
+# store hears of it on the channel, so calls already reserved before it wait too.
+#   KEYS: cool-down; ARGV: its length, channel, the quota's hash
 COOL_DOWN = """
 local clock = redis.call('TIME')
 local ends = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) + tonumber(ARGV[1])
 if ends > tonumber(redis.call('GET', KEYS[1]) or 0) then
   redis.call('SET', KEYS[1], string.format('%.0f', ends), 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1)
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
 end
 return 0
 """

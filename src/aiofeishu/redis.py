@@ -15,6 +15,7 @@ cluster slot)::
     <ns>:rate:{<h>}:leases   zset  concurrency lease -> expiry (µs)
     <ns>:token:{<h>}:value   str   the cached token, expiring before the token does
     <ns>:token:{<h>}:lock    str   the fetch lock's owner (random), with a PX expiry
+    <ns>:cool-downs          pub/sub channel (not a key): <h> of each quota cooling down
 
 Every key expires: starts one longest period after the last reservation, leases after
 ``lease_ttl``, cool-downs at their end, tokens at renewal time, locks after ``token_lock_ttl``.
@@ -62,6 +63,10 @@ class _RateKeys(NamedTuple):
     starts: str
     cool: str
     leases: str
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def _us(seconds: float) -> int:
@@ -129,7 +134,9 @@ class RedisStore:
         }
         self._lease_queues: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._token_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._cooled_at: dict[str, float] = {}
+        self._cooled_at: dict[str, float] = {}  # quota hash -> local time of its cool-down
+        self._cool_channel = f"{namespace}:cool-downs"
+        self._listener: asyncio.Task[None] | None = None
         self._renewals: dict[str, asyncio.Task[None]] = {}
 
     @classmethod
@@ -153,8 +160,8 @@ class RedisStore:
 
     def _keys(self, key: str) -> str:
         kind = key.split(":", 1)[0]
-        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-        return f"{self._namespace}:{kind if kind in ('rate', 'token') else 'key'}:{{{digest}}}"
+        kind = kind if kind in ("rate", "token") else "key"
+        return f"{self._namespace}:{kind}:{{{_digest(key)}}}"
 
     def _rate_keys(self, key: str) -> _RateKeys:
         base = self._keys(key)
@@ -210,6 +217,7 @@ class RedisStore:
         fallback = fall_back if self._on_unavailable == "local" else None
 
         async def on_redis() -> Ticket:
+            self._hear_cool_downs()
             await self._calibrate()
             return await admit(self, key, policy, self._clock, fallback)
 
@@ -272,15 +280,35 @@ class RedisStore:
         return self._lease_queues[key]
 
     def cooled_at(self, key: str) -> float:
-        return self._cooled_at.get(key, -math.inf)
+        return self._cooled_at.get(_digest(key), -math.inf)
 
     async def cool_down(self, key: str, seconds: float) -> None:
-        self._cooled_at[key] = self._clock()  # wakes this process's sleepers to re-reserve
+        self._cooled_at[_digest(key)] = self._clock()  # this process's sleepers reserve again
 
         async def on_redis() -> None:
-            await self._script("COOL_DOWN", [self._rate_keys(key).cool], [_us(seconds)])
+            args: list[str | int] = [_us(seconds), self._cool_channel, _digest(key)]
+            await self._script("COOL_DOWN", [self._rate_keys(key).cool], args)
 
         await self._either(on_redis, lambda: self._local.cool_down(key, seconds))
+
+    def _hear_cool_downs(self) -> None:
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        """Note the cool-downs other processes set, so that calls this one has already
+        reserved reserve again after it (at departure: no call waits on the channel)."""
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._cool_channel)
+                async for message in pubsub.listen():
+                    self._cooled_at[_text(message["data"])] = self._clock()
+            except (RedisError, OSError) as exc:
+                logger.debug("cool-down channel lost, listening again soon: %r", exc)
+            finally:
+                await asyncio.shield(pubsub.aclose())  # type: ignore[no-untyped-call]
+            await asyncio.sleep(self._reconnect_interval)
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -349,9 +377,12 @@ class RedisStore:
             logger.debug("could not release a token lock (it expires): %s", exc)
 
     async def aclose(self) -> None:
-        for renewal in self._renewals.values():
-            renewal.cancel()
+        tasks = [*self._renewals.values(), *([self._listener] if self._listener else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._renewals.clear()
+        self._listener = None
         if self._owns_client:
             await self._client.aclose()
 
