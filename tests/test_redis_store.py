@@ -314,7 +314,7 @@ def lease_holder(redis_server: RedisServer, namespace: str) -> Iterator[subproce
         yield process
     finally:
         process.kill()
-        process.wait()
+        process.communicate()  # reaps it and closes the pipe
 
 
 async def test_a_crashed_holder_loses_its_lease_to_expiry(
