@@ -3,7 +3,9 @@ export PYTHONDONTWRITEBYTECODE = 1
 
 .PHONY: install generate golden check-generated vendor-examples lint typecheck pytest test examples demo bench bench-smoke clean
 
+# Also brings redis-server (the Redis store's tests start a private one).
 install:
+	scripts/ensure-redis-server
 	python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

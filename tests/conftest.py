@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from tests.fake_server import FakeFeishu
+from tests.redis_server import RedisServer, running_redis
 
 
 def _patch_aioresponses() -> None:
@@ -43,3 +44,10 @@ async def fake() -> AsyncIterator[FakeFeishu]:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One private redis-server for the session (tests keep apart by namespace)."""
+    with running_redis() as server:
+        yield server

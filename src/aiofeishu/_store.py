@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["RatePolicy", "Store", "Ticket", "rate_key", "token_key"]
+__all__ = ["RatePolicy", "Store", "Ticket", "rate_key", "token_fresh_for", "token_key"]
 
 # Scheduling jitter measured on a busy 2-core host reaches several ms at p99 (benchmarks/
 # quota.py prints it): a relative margin alone is 2 ms on a 100 ms window, so every period
@@ -80,7 +80,14 @@ class Ticket(Protocol):
 
 @runtime_checkable
 class Store(Protocol):
-    """Rate windows, cool-downs, concurrency leases and token caches, keyed by strings."""
+    """Rate windows, cool-downs, concurrency leases and token caches, keyed by strings.
+
+    ``shares_user_tokens``: whether the client may cache user tokens here too. A store
+    shared across processes says no unless its owner opted in, since a user token carries
+    a user's authority (and its refresh token may be single-use).
+    """
+
+    shares_user_tokens: bool
 
     async def admit(self, key: str, policy: RatePolicy) -> Ticket:
         """Return when a call may leave under ``policy`` (FIFO per key).
@@ -113,6 +120,12 @@ class Store(Protocol):
     async def aclose(self) -> None:
         """Release connections the store holds (the default store holds none)."""
         ...
+
+
+def token_fresh_for(ttl: float) -> float:
+    """How long a token valid for ``ttl`` seconds is served: renewed 10 % (at most five
+    minutes) before expiry, so no call carries a dying token."""
+    return ttl - min(300.0, ttl / 10)
 
 
 def rate_key(platform: str, identity: str, endpoint: str) -> str:

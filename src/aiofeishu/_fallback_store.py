@@ -1,0 +1,120 @@
+"""An in-process store: what a Redis store falls back to while Redis is unreachable.
+
+The same reservation rule as the Redis script (``aiofeishu._redis_lua.ADMIT``), on the
+local monotonic clock: a call starts no earlier than the last reservation, the cool-down's
+end, and, for every window, the reservation ``limit`` places back plus the padded period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from itertools import islice
+
+from aiofeishu._clock_link import ClockLink
+from aiofeishu._reservation import ReservationTicket, admit
+from aiofeishu._store import RatePolicy, token_fresh_for
+
+__all__ = ["LocalStore"]
+
+
+@dataclass
+class _Quota:
+    # member -> reserved start; insertion order is start order (every start >= the last)
+    starts: dict[str, float] = field(default_factory=dict)
+    cool_until: float = 0.0
+    cooled_at: float = float("-inf")
+    leases: set[str] = field(default_factory=set)
+    lease_queue: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def _from_end(starts: dict[str, float], place: int) -> float:
+    """The start ``place`` positions from the last (1: the last)."""
+    return next(islice(reversed(starts.values()), place - 1, None))
+
+
+class LocalStore:
+    """:class:`~aiofeishu._store.Store` for one process (no lease expiry: a crash ends it all)."""
+
+    shares_user_tokens = True
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.clock_link = ClockLink()  # its own clock: the link only adds call overhead
+        self._quotas: defaultdict[str, _Quota] = defaultdict(_Quota)
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._token_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def __repr__(self) -> str:
+        return f"LocalStore(keys={len(self._quotas)})"
+
+    async def admit(self, key: str, policy: RatePolicy) -> ReservationTicket:
+        return await admit(self, key, policy, self._clock)
+
+    async def reserve(
+        self, key: str, policy: RatePolicy, member: str, lease_id: str, replaces: str | None
+    ) -> tuple[float, float] | None:
+        quota, now = self._quotas[key], self._clock()
+        if policy.concurrency is not None and lease_id not in quota.leases:
+            if len(quota.leases) >= policy.concurrency:
+                return None
+            quota.leases.add(lease_id)
+        if replaces is not None:
+            quota.starts.pop(replaces, None)
+        start = max(now, quota.cool_until)
+        if not policy.windows:
+            return now, start
+        windows = [(limit, policy.padded(period)) for limit, period in policy.windows]
+        horizon = now - max(period for _, period in windows)
+        starts = quota.starts
+        while starts and next(iter(starts.values())) <= horizon:
+            del starts[next(iter(starts))]
+        if starts:
+            start = max(start, _from_end(starts, 1))  # first come, first served
+        for limit, period in windows:
+            if len(starts) >= limit:
+                start = max(start, _from_end(starts, limit) + period)
+        starts[member] = start
+        return now, start
+
+    async def give_back(self, key: str, member: str | None, lease_id: str | None) -> None:
+        quota = self._quotas[key]
+        if member is not None:
+            quota.starts.pop(member, None)
+        if lease_id is not None:
+            quota.leases.discard(lease_id)
+
+    def lease_queue(self, key: str) -> asyncio.Lock:
+        return self._quotas[key].lease_queue
+
+    def cooled_at(self, key: str) -> float:
+        return self._quotas[key].cooled_at
+
+    async def cool_down(self, key: str, seconds: float) -> None:
+        quota, now = self._quotas[key], self._clock()
+        quota.cool_until = max(quota.cool_until, now + seconds)
+        quota.cooled_at = now
+
+    async def get_token(self, key: str) -> str | None:
+        cached = self._tokens.get(key)
+        if cached is None or self._clock() >= cached[1]:
+            return None
+        return cached[0]
+
+    async def put_token(self, key: str, token: str, ttl: float) -> None:
+        self._tokens[key] = (token, self._clock() + token_fresh_for(ttl))
+
+    async def invalidate_token(self, key: str, token: str) -> None:
+        cached = self._tokens.get(key)
+        if cached is not None and cached[0] == token:
+            del self._tokens[key]
+
+    def token_lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        return self._token_locks[key]
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,109 @@
+"""The Redis store's server-side scripts. Times are integer microseconds of Redis's ``TIME``,
+so the hosts' clocks never enter a decision; scores are formatted with ``%.0f`` because Lua's
+``tostring`` keeps only 14 digits."""
+
+from __future__ import annotations
+
+__all__ = ["ADMIT", "COMPARE_AND_DELETE", "COOL_DOWN", "GIVE_BACK", "RENEW_LEASE"]
+
+# The concurrency lease first (a waiter takes no reservation), then the earliest start that
+# is no earlier than now, the cool-down's end and the last reservation (FIFO), and, for each
+# window, the reservation `limit` places back plus the padded period. Reservations older than
+# the longest period cannot constrain a start >= now and are trimmed.
+#   KEYS: starts (zset member -> start), cool-down (string: end), leases (zset id -> expiry)
+#   ARGV: member, member it replaces or '', lease id, concurrency or 0, lease ttl,
+#         then limit, padded period for each window
+#   returns {now, the reserved start}, or {now, -1} when the leases are all held
+ADMIT = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local concurrency = tonumber(ARGV[4])
+if concurrency > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('%.0f', now))
+  if not redis.call('ZSCORE', KEYS[3], ARGV[3]) then
+    if redis.call('ZCARD', KEYS[3]) >= concurrency then
+      return {now, -1}
+    end
+    local ttl = tonumber(ARGV[5])
+    redis.call('ZADD', KEYS[3], string.format('%.0f', now + ttl), ARGV[3])
+    redis.call('PEXPIRE', KEYS[3], math.ceil(ttl / 1000))
+  end
+end
+if ARGV[2] ~= '' then
+  redis.call('ZREM', KEYS[1], ARGV[2])
+end
+local start = now
+local cool = tonumber(redis.call('GET', KEYS[2]) or 0)
+if cool > start then
+  start = cool
+end
+if #ARGV < 6 then
+  return {now, start}
+end
+local longest = 0
+for i = 7, #ARGV, 2 do
+  longest = math.max(longest, tonumber(ARGV[i]))
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - longest))
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then
+  start = math.max(start, tonumber(last[2]))
+end
+for i = 6, #ARGV, 2 do
+  local limit, period = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  local nth = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
+  if nth[2] then
+    start = math.max(start, tonumber(nth[2]) + period)
+  end
+end
+redis.call('ZADD', KEYS[1], string.format('%.0f', start), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil((start - now + longest) / 1000) + 1000)
+return {now, start}
+"""
+
+# KEYS: starts, leases; ARGV: member or '', lease id or ''
+GIVE_BACK = """
+if ARGV[1] ~= '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+if ARGV[2] ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+end
+return 0
+"""
+
+# A cool-down only ever grows: a shorter one set later never cuts a longer one short. Every
+# store hears of it on the channel, so calls already reserved before it wait too.
+#   KEYS: cool-down; ARGV: its length, channel, the quota's hash
+COOL_DOWN = """
+local clock = redis.call('TIME')
+local ends = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) + tonumber(ARGV[1])
+if ends > tonumber(redis.call('GET', KEYS[1]) or 0) then
+  redis.call('SET', KEYS[1], string.format('%.0f', ends), 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1)
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+end
+return 0
+"""
+
+# Extends a lease its holder still has (an expired one is gone for good).
+#   KEYS: leases; ARGV: lease id, ttl
+RENEW_LEASE = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return 0
+end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local ttl = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], 'XX', string.format('%.0f', now + ttl), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000))
+return 1
+"""
+
+# Deletes the key only while it holds the value: releasing a fetch lock, dropping a token.
+#   KEYS: the key; ARGV: the value
+COMPARE_AND_DELETE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""

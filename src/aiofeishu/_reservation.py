@@ -1,0 +1,212 @@
+"""Admission by reservation: a call reserves its start time, sleeps until then, and leaves.
+
+A :class:`Reserver` (the Redis script, or its in-process twin) picks the earliest start
+that keeps every window of a policy within its limit and records it, in one step; the
+caller only sleeps. Windows count the reserved start, so a call that leaves later than its
+reservation by more than the policy's margin can absorb reserves again (at the end of the
+queue); a request sent a second time takes a fresh reservation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from aiofeishu._clock_link import ClockLink
+from aiofeishu._store import RatePolicy, Ticket
+from aiofeishu._store_errors import StoreUnavailableError
+
+__all__ = ["ReservationTicket", "Reserver", "admit"]
+
+logger = logging.getLogger("aiofeishu")
+
+# A lease held by someone else is polled (its holder's release is not broadcast): first
+# soon, then at most this often per process.
+LEASE_POLL_MAX = 0.05
+
+
+class Reserver(Protocol):
+    """Where reservations and leases live; ``clock_link`` relates its clock to ours."""
+
+    clock_link: ClockLink
+
+    async def reserve(
+        self, key: str, policy: RatePolicy, member: str, lease_id: str, replaces: str | None
+    ) -> tuple[float, float] | None:
+        """Reserve ``member``'s start and return (the reserver's time now, the start) in
+        seconds of its own clock, taking ``lease_id``'s concurrency lease first when the
+        policy has one; None when the leases are all held. ``replaces`` is dropped in the
+        same step."""
+        ...
+
+    async def give_back(self, key: str, member: str | None, lease_id: str | None) -> None:
+        """Drop a reservation that was never sent and/or a concurrency lease."""
+        ...
+
+    def lease_queue(self, key: str) -> asyncio.Lock:
+        """Local waiters for ``key``'s lease queue here, so one of them polls at a time."""
+        ...
+
+    def cooled_at(self, key: str) -> float:
+        """Local clock time of the last cool-down set on ``key`` through this process."""
+        ...
+
+
+Fallback = Callable[[], Awaitable[Ticket]]
+
+
+def margin_tolerance(policy: RatePolicy) -> float:
+    """How late a call may leave after its reservation: half of the smallest padding (the
+    other half absorbs network jitter)."""
+    if not policy.windows:
+        return float("inf")
+    return min(policy.padded(period) - period for _, period in policy.windows) / 2
+
+
+class ReservationTicket:
+    """A :class:`~aiofeishu._store.Ticket` over a :class:`Reserver`.
+
+    ``fallback``, when given, replaces the reservation with a ticket of another store if
+    the reserver becomes unavailable after admission (Redis store, ``on_unavailable="local"``).
+    """
+
+    __slots__ = (
+        "_clock",
+        "_departures",
+        "_fallback",
+        "_id",
+        "_inner",
+        "_key",
+        "_member",
+        "_policy",
+        "_released",
+        "_reserved_at",
+        "_reserver",
+        "_seq",
+        "_start",
+        "_tolerance",
+    )
+
+    def __init__(
+        self,
+        reserver: Reserver,
+        key: str,
+        policy: RatePolicy,
+        clock: Callable[[], float],
+        fallback: Fallback | None = None,
+    ) -> None:
+        self._reserver = reserver
+        self._key = key
+        self._policy = policy
+        self._clock = clock
+        self._fallback = fallback
+        self._tolerance = margin_tolerance(policy)
+        self._id = secrets.token_hex(8)  # also the concurrency lease's id
+        self._seq = 0
+        self._member: str | None = None
+        self._start = 0.0  # on the reserver's clock
+        self._reserved_at = 0.0
+        self._departures = 0
+        self._released = False
+        self._inner: Ticket | None = None
+
+    def __repr__(self) -> str:
+        return f"ReservationTicket(key={self._key!r}, departures={self._departures})"
+
+    @property
+    def reservations(self) -> int:
+        """Reservations taken so far: one, plus one per late wake or re-send."""
+        return self._seq
+
+    async def take(self, replaces: str | None = None) -> None:
+        """Reserve a start and sleep until it; cancelled or failing, hold nothing new."""
+        self._seq += 1
+        member = f"{self._id}:{self._seq}"
+        admitting = self._member is None
+        try:
+            self._start = await self._reserve(member, replaces)
+            self._member, self._reserved_at = member, self._clock()
+            delay = self._reserver.clock_link.not_before(self._start) - self._reserved_at
+            if delay > 0:
+                await asyncio.sleep(delay)
+        except BaseException:
+            # Only admission holds the lease when it fails: after it, release() returns it.
+            lease = self._id if admitting and self._policy.concurrency is not None else None
+            await asyncio.shield(self._give_back(member, lease))
+            raise
+
+    async def _reserve(self, member: str, replaces: str | None) -> float:
+        """The reserved start (reserver's clock), after waiting for a lease if needed."""
+        reserved = await self._ask(member, replaces)
+        if reserved is not None:
+            return reserved
+        async with self._reserver.lease_queue(self._key):
+            pause = 0.005
+            while True:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LEASE_POLL_MAX)
+                reserved = await self._ask(member, replaces)
+                if reserved is not None:
+                    return reserved
+
+    async def _ask(self, member: str, replaces: str | None) -> float | None:
+        sent = self._clock()
+        answer = await self._reserver.reserve(self._key, self._policy, member, self._id, replaces)
+        if answer is None:
+            return None
+        server_now, start = answer
+        self._reserver.clock_link.observe(sent, self._clock(), server_now)
+        return start
+
+    def _needs_new_slot(self) -> bool:
+        late = self._clock() - self._reserver.clock_link.not_after(self._start)
+        return late > self._tolerance or self._reserver.cooled_at(self._key) > self._reserved_at
+
+    async def depart(self) -> None:
+        if self._inner is not None:
+            return await self._inner.depart()
+        try:
+            if self._departures:
+                await self.take()  # sent again by aiohttp: this request needs a slot too
+            while self._needs_new_slot():
+                await self.take(replaces=self._member)
+        except StoreUnavailableError:
+            if self._fallback is None:
+                raise
+            self._inner = await self._fallback()
+            return await self._inner.depart()
+        self._departures += 1
+
+    async def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        if self._inner is not None:
+            await self._inner.release()
+        unsent = None if self._departures else self._member
+        lease = self._id if self._policy.concurrency is not None else None
+        if unsent is not None or lease is not None:
+            await self._give_back(unsent, lease)
+
+    async def _give_back(self, member: str | None, lease: str | None) -> None:
+        try:
+            await self._reserver.give_back(self._key, member, lease)
+        except StoreUnavailableError as exc:
+            # Reservations and leases expire by themselves: nothing is lost for good.
+            logger.debug("could not give back a reservation of %s: %s", self._key, exc)
+
+
+async def admit(
+    reserver: Reserver,
+    key: str,
+    policy: RatePolicy,
+    clock: Callable[[], float],
+    fallback: Fallback | None = None,
+) -> ReservationTicket:
+    """Admit one call under ``policy``: returns once its reserved start has come."""
+    ticket = ReservationTicket(reserver, key, policy, clock, fallback)
+    await ticket.take()
+    return ticket
