@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 
 from aiofeishu._ratelimit import SlidingWindowLimiter, Slot
 from aiofeishu._secrets import Secret
-from aiofeishu._store import RatePolicy
+from aiofeishu._store import RatePolicy, token_fresh_for
 
 __all__ = ["MemoryStore", "default_store"]
 
@@ -55,6 +55,8 @@ class _MemoryTicket:
 class MemoryStore:
     """:class:`aiofeishu._store.Store` in this process. Cheap: admission takes no lock
     while the windows have room and nobody waits."""
+
+    shares_user_tokens = True  # nothing leaves the process
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -139,8 +141,7 @@ class MemoryStore:
         return None
 
     async def put_token(self, key: str, token: str, ttl: float) -> None:
-        # Renew a little before expiry (10 %, at most five minutes) so no call carries a dying token.
-        refresh_at = self._clock() + ttl - min(300.0, ttl / 10)
+        refresh_at = self._clock() + token_fresh_for(ttl)
         self._tokens[key] = (Secret(token), refresh_at)
 
     async def invalidate_token(self, key: str, token: str) -> None:
