@@ -35,7 +35,11 @@ RESPONSE_IN_BLOCKS = Dialect("m", "list", "dict", accepts_mappings=False, open_p
 def python_type(schema: Schema, owner: str, platform: Platform, dialect: Dialect) -> str:
     """The annotation of `schema`; `owner` names the Struct an inline object became."""
     if schema.ref is not None:
-        text = _struct(schema.ref, platform.schemas[schema.ref].open, dialect)
+        is_open = platform.schemas[schema.ref].open
+        text = _struct(schema.ref, is_open, dialect)
+        if dialect.accepts_mappings and not is_open and schema.ref in response_structs(platform):
+            # What was fetched can be sent back: the response model of the same schema.
+            text += f" | m.{schema.ref}"
     elif schema.type == "any":
         return "Any"
     elif schema.type == "array" and schema.items is not None:
@@ -53,6 +57,20 @@ def python_type(schema: Schema, owner: str, platform: Platform, dialect: Dialect
         for i, alt in enumerate(schema.also_accepts or ()):
             text += " | " + python_type(alt, owner + f"Alt{i}", platform, dialect)
     return text + " | None" if schema.nullable else text
+
+
+_response_structs: dict[int, frozenset[str]] = {}
+
+
+def response_structs(platform: Platform) -> frozenset[str]:
+    """Shared schemas the response models define (reachable from some response)."""
+    key = id(platform)
+    if key not in _response_structs:
+        from .projection import build
+
+        document = build(platform, strict=False, open_module="")
+        _response_structs[key] = frozenset(document.get("definitions", {}))
+    return _response_structs[key]
 
 
 def _struct(name: str, is_open: bool, dialect: Dialect) -> str:

@@ -481,7 +481,7 @@ async def test_a_fetched_okr_content_is_accepted_by_create() -> None:
             source_url="https://x.test",
             target_id="1",
             target_type=2,
-            content=record.data.content,  # type: ignore[arg-type]
+            content=record.data.content,
         )
     sent = transport.calls()[-1].body
     assert sent["content"] == OKR_EXAMPLE["data"]["content"]

@@ -47,3 +47,12 @@ async def readme_pattern() -> None:
         assert_type(o, OpenClient)
         record = await o.okr.get_progress_record(progress_id="1")
         assert_type(record, om.OkrGetProgressRecordResponse)
+        content = record.data.content if isinstance(record.data, om.ProgressRecord) else None
+        if isinstance(content, om.ContentBlock):  # what was fetched can be sent back
+            await o.okr.create_progress_record(
+                source_title="t",
+                source_url="https://example.test",
+                target_id="1",
+                target_type=2,
+                content=content,
+            )

@@ -31,11 +31,11 @@ class OkrAPI(GroupAPI):
         source_url: str,
         target_id: str,
         target_type: Literal[2, 3],
-        content: rq.ContentBlock | Mapping[str, Any],
+        content: rq.ContentBlock | Mapping[str, Any] | m.ContentBlock,
         user_id_type: Literal["open_id", "union_id", "user_id"] | UnsetType = UNSET,
         source_url_pc: str | UnsetType = UNSET,
         source_url_mobile: str | UnsetType = UNSET,
-        progress_rate: rq.ProgressRate | Mapping[str, Any] | UnsetType = UNSET,
+        progress_rate: rq.ProgressRate | Mapping[str, Any] | m.ProgressRate | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.OkrCreateProgressRecordResponse:
         """创建 OKR 进展记录
@@ -108,7 +108,7 @@ class TaskAPI(GroupAPI):
         *,
         task_id: str,
         user_id_type: Literal["open_id", "union_id", "user_id"],
-        task: rq.Task | Mapping[str, Any],
+        task: rq.Task | Mapping[str, Any] | m.Task,
         update_fields: Sequence[str],
         request_options: RequestOptions | None = None,
     ) -> m.TaskPatchResponse:

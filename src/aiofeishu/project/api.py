@@ -129,8 +129,10 @@ class AiAPI(GroupAPI):
         state_key: str,
         node_uuid: str | UnsetType = UNSET,
         status: str | UnsetType = UNSET,
-        node_fields: Sequence[rq.AINodeFieldValue | Mapping[str, Any]] | UnsetType = UNSET,
-        conform_fields: Sequence[rq.AIConformFieldValue | Mapping[str, Any]] | UnsetType = UNSET,
+        node_fields: Sequence[rq.AINodeFieldValue | Mapping[str, Any] | m.AINodeFieldValue]
+        | UnsetType = UNSET,
+        conform_fields: Sequence[rq.AIConformFieldValue | Mapping[str, Any] | m.AIConformFieldValue]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.AiEditNodeResponse:
         """更新 AI 节点属性
@@ -469,7 +471,7 @@ class CommentsAPI(GroupAPI):
         work_item_id: int,
         content: str | UnsetType = UNSET,
         rich_text: Sequence[rq.RichTextBlock | Mapping[str, Any]] | UnsetType = UNSET,
-        doc_rich_text: rq.DocRichText | Mapping[str, Any] | UnsetType = UNSET,
+        doc_rich_text: rq.DocRichText | Mapping[str, Any] | m.DocRichText | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.CommentsCreateResponse:
         """添加评论
@@ -853,10 +855,10 @@ class ConfigAPI(GroupAPI):
         authorized_roles: Sequence[str] | UnsetType = UNSET,
         is_multi: bool | UnsetType = UNSET,
         format: bool | UnsetType = UNSET,
-        team_option: rq.TeamOption | Mapping[str, Any] | UnsetType = UNSET,
-        number_config: rq.NumberConfig | Mapping[str, Any] | UnsetType = UNSET,
+        team_option: rq.TeamOption | Mapping[str, Any] | m.TeamOption | UnsetType = UNSET,
+        number_config: rq.NumberConfig | Mapping[str, Any] | m.NumberConfig | UnsetType = UNSET,
         related_field_extra_display_infos: Sequence[
-            rq.RelatedFieldExtraDisplayInfo | Mapping[str, Any]
+            rq.RelatedFieldExtraDisplayInfo | Mapping[str, Any] | m.RelatedFieldExtraDisplayInfo
         ]
         | UnsetType = UNSET,
         parent_field_key: str | UnsetType = UNSET,
@@ -935,10 +937,10 @@ class ConfigAPI(GroupAPI):
         default_value: Any | UnsetType = UNSET,
         help_description: str | UnsetType = UNSET,
         authorized_roles: Sequence[str] | UnsetType = UNSET,
-        team_option: rq.TeamOption | Mapping[str, Any] | UnsetType = UNSET,
-        number_config: rq.NumberConfig | Mapping[str, Any] | UnsetType = UNSET,
+        team_option: rq.TeamOption | Mapping[str, Any] | m.TeamOption | UnsetType = UNSET,
+        number_config: rq.NumberConfig | Mapping[str, Any] | m.NumberConfig | UnsetType = UNSET,
         related_field_extra_display_infos: Sequence[
-            rq.RelatedFieldExtraDisplayInfo | Mapping[str, Any]
+            rq.RelatedFieldExtraDisplayInfo | Mapping[str, Any] | m.RelatedFieldExtraDisplayInfo
         ]
         | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
@@ -1018,7 +1020,7 @@ class ConfigAPI(GroupAPI):
         project_key: str,
         work_item_type_key: str,
         name: str,
-        relation_details: Sequence[rq.RelationDetail | Mapping[str, Any]],
+        relation_details: Sequence[rq.RelationDetail | Mapping[str, Any] | m.RelationDetail],
         request_options: RequestOptions | None = None,
     ) -> m.ConfigCreateRelationResponse:
         """新增工作项关系
@@ -1055,7 +1057,8 @@ class ConfigAPI(GroupAPI):
         project_key: str,
         work_item_type_key: str | UnsetType = UNSET,
         name: str | UnsetType = UNSET,
-        relation_details: Sequence[rq.RelationDetail | Mapping[str, Any]] | UnsetType = UNSET,
+        relation_details: Sequence[rq.RelationDetail | Mapping[str, Any] | m.RelationDetail]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ConfigUpdateRelationResponse:
         """更新工作项关系
@@ -1207,8 +1210,10 @@ class ConfigAPI(GroupAPI):
         *,
         project_key: str,
         template_id: int,
-        workflow_confs: Sequence[rq.WorkflowConf | Mapping[str, Any]] | UnsetType = UNSET,
-        state_flow_confs: Sequence[rq.StateFlowConf | Mapping[str, Any]] | UnsetType = UNSET,
+        workflow_confs: Sequence[rq.WorkflowConf | Mapping[str, Any] | m.WorkflowConf]
+        | UnsetType = UNSET,
+        state_flow_confs: Sequence[rq.StateFlowConf | Mapping[str, Any] | m.StateFlowConf]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ConfigUpdateTemplateResponse:
         """更新流程模板
@@ -1296,7 +1301,7 @@ class ConfigAPI(GroupAPI):
         *,
         project_key: str,
         work_item_type_key: str,
-        role: rq.FlowRoleCreate | Mapping[str, Any],
+        role: rq.FlowRoleCreate | Mapping[str, Any] | m.FlowRoleCreate,
         request_options: RequestOptions | None = None,
     ) -> m.ConfigCreateRoleResponse:
         """创建流程角色
@@ -1324,7 +1329,7 @@ class ConfigAPI(GroupAPI):
         *,
         project_key: str,
         work_item_type_key: str,
-        role: rq.FlowRoleUpdate | Mapping[str, Any],
+        role: rq.FlowRoleUpdate | Mapping[str, Any] | m.FlowRoleUpdate,
         role_id: str | UnsetType = UNSET,
         role_alias: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
@@ -1649,7 +1654,7 @@ class PlanTablesAPI(GroupAPI):
         *,
         project_key: str,
         draft_id: str,
-        operations: Sequence[rq.WbsDraftOperation | Mapping[str, Any]],
+        operations: Sequence[rq.WbsDraftOperation | Mapping[str, Any] | m.WbsDraftOperation],
         schedule_table_uuid: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.PlanTablesPatchDraftResponse:
@@ -1942,7 +1947,7 @@ class RelationsAPI(GroupAPI):
         work_item_type_key: str,
         work_item_id: int,
         relation_rule_id: str,
-        instances: Sequence[rq.RelationBindInstance | Mapping[str, Any]],
+        instances: Sequence[rq.RelationBindInstance | Mapping[str, Any] | m.RelationBindInstance],
         request_options: RequestOptions | None = None,
     ) -> m.RelationsBatchBindResponse:
         """绑定空间关联的关联工作项实例
@@ -2023,8 +2028,8 @@ class ResourcesAPI(GroupAPI):
         project_key: str,
         work_item_type_key: str,
         element_type: str,
-        node_element: rq.NodeElement | Mapping[str, Any] | UnsetType = UNSET,
-        task_element: rq.TaskElement | Mapping[str, Any] | UnsetType = UNSET,
+        node_element: rq.NodeElement | Mapping[str, Any] | m.NodeElement | UnsetType = UNSET,
+        task_element: rq.TaskElement | Mapping[str, Any] | m.TaskElement | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ResourcesCreateElementResponse:
         """创建资源库资源（节点 / 任务）
@@ -2086,7 +2091,8 @@ class ResourcesAPI(GroupAPI):
         project_key: str,
         work_item_id: int,
         work_item_type_key: str,
-        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
         template_id: int | UnsetType = UNSET,
         name: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
@@ -2120,7 +2126,8 @@ class ResourcesAPI(GroupAPI):
         project_key: str,
         work_item_type_key: str,
         template_id: int | UnsetType = UNSET,
-        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ResourcesCreateWorkItemResponse:
         """创建资源库工作项
@@ -2151,7 +2158,7 @@ class ResourcesAPI(GroupAPI):
         work_item_ids: Sequence[int],
         fields: Sequence[str] | UnsetType = UNSET,
         work_item_type_key: str | UnsetType = UNSET,
-        expand: rq.WorkItemExpand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.WorkItemExpand | Mapping[str, Any] | m.WorkItemExpand | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ResourcesQueryWorkItemsResponse:
         """批量查询资源库工作项详情
@@ -2181,9 +2188,13 @@ class ResourcesAPI(GroupAPI):
     def search_by_params(
         self,
         *,
-        data_sources: Sequence[rq.SearchDataSource | Mapping[str, Any]] | UnsetType = UNSET,
-        search_group: rq.SearchGroup | Mapping[str, Any] | UnsetType = UNSET,
-        pagination: rq.SearchAfterPagination | Mapping[str, Any] | UnsetType = UNSET,
+        data_sources: Sequence[rq.SearchDataSource | Mapping[str, Any] | m.SearchDataSource]
+        | UnsetType = UNSET,
+        search_group: rq.SearchGroup | Mapping[str, Any] | m.SearchGroup | UnsetType = UNSET,
+        pagination: rq.SearchAfterPagination
+        | Mapping[str, Any]
+        | m.SearchAfterPagination
+        | UnsetType = UNSET,
         field_selected: Sequence[str] | UnsetType = UNSET,
         features: Mapping[str, str] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
@@ -2216,7 +2227,7 @@ class ResourcesAPI(GroupAPI):
         project_key: str,
         work_item_type_key: str,
         work_item_id: int,
-        update_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]],
+        update_fields: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair],
         request_options: RequestOptions | None = None,
     ) -> m.ResourcesUpdateWorkItemResponse:
         """更新资源库工作项
@@ -2247,12 +2258,13 @@ class SearchAPI(GroupAPI):
     def integrate(
         self,
         *,
-        query: rq.IntegrateQuery | Mapping[str, Any] | UnsetType = UNSET,
+        query: rq.IntegrateQuery | Mapping[str, Any] | m.IntegrateQuery | UnsetType = UNSET,
         search_id: str | UnsetType = UNSET,
         view_id: str | UnsetType = UNSET,
         field_selected: Sequence[str] | UnsetType = UNSET,
         features: Mapping[str, str] | UnsetType = UNSET,
-        data_sources: Sequence[rq.SearchDataSource | Mapping[str, Any]] | UnsetType = UNSET,
+        data_sources: Sequence[rq.SearchDataSource | Mapping[str, Any] | m.SearchDataSource]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> Paginated[m.SearchIntegrateResponse, str]:
         """获取工作项列表（三合一检索：过滤、排序、分组）
@@ -2301,9 +2313,15 @@ class SearchAPI(GroupAPI):
         self,
         *,
         user_key: str | UnsetType = UNSET,
-        search_group: rq.SearchGroup | Mapping[str, Any] | UnsetType = UNSET,
-        sort: rq.UniversalSearchSort | Mapping[str, Any] | UnsetType = UNSET,
-        pagination: rq.SearchAfterPagination | Mapping[str, Any] | UnsetType = UNSET,
+        search_group: rq.SearchGroup | Mapping[str, Any] | m.SearchGroup | UnsetType = UNSET,
+        sort: rq.UniversalSearchSort
+        | Mapping[str, Any]
+        | m.UniversalSearchSort
+        | UnsetType = UNSET,
+        pagination: rq.SearchAfterPagination
+        | Mapping[str, Any]
+        | m.SearchAfterPagination
+        | UnsetType = UNSET,
         field_selected: Sequence[str] | UnsetType = UNSET,
         features: Mapping[str, str] | UnsetType = UNSET,
         project_key: str | UnsetType = UNSET,
@@ -2343,7 +2361,7 @@ class StoryRelationsAPI(GroupAPI):
         self,
         *,
         project_key: str,
-        story_relations: Sequence[rq.StoryRelation | Mapping[str, Any]],
+        story_relations: Sequence[rq.StoryRelation | Mapping[str, Any] | m.StoryRelation],
         request_options: RequestOptions | None = None,
     ) -> m.StoryRelationsCreateResponse:
         """创建需求关联关系
@@ -2396,7 +2414,7 @@ class SubtasksAPI(GroupAPI):
         name: str | UnsetType = UNSET,
         user_keys: Sequence[str] | UnsetType = UNSET,
         status: int | UnsetType = UNSET,
-        created_at: rq.TimeInterval | Mapping[str, Any] | UnsetType = UNSET,
+        created_at: rq.TimeInterval | Mapping[str, Any] | m.TimeInterval | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
         page_size: int | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
@@ -2481,10 +2499,11 @@ class SubtasksAPI(GroupAPI):
         name: str,
         alias_key: str | UnsetType = UNSET,
         assignee: Sequence[str] | UnsetType = UNSET,
-        role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any]] | UnsetType = UNSET,
-        schedule: rq.Schedule | Mapping[str, Any] | UnsetType = UNSET,
+        role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any] | m.RoleOwner] | UnsetType = UNSET,
+        schedule: rq.Schedule | Mapping[str, Any] | m.Schedule | UnsetType = UNSET,
         note: str | UnsetType = UNSET,
-        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.SubtasksCreateResponse:
         """创建子任务
@@ -2538,11 +2557,13 @@ class SubtasksAPI(GroupAPI):
         task_id: int,
         name: str | UnsetType = UNSET,
         assignee: Sequence[str] | UnsetType = UNSET,
-        role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any]] | UnsetType = UNSET,
-        schedule: rq.Schedule | Mapping[str, Any] | UnsetType = UNSET,
+        role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any] | m.RoleOwner] | UnsetType = UNSET,
+        schedule: rq.Schedule | Mapping[str, Any] | m.Schedule | UnsetType = UNSET,
         note: str | UnsetType = UNSET,
-        deliverable: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
-        update_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        deliverable: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
+        update_fields: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.SubtasksUpdateResponse:
         """更新子任务
@@ -2598,9 +2619,10 @@ class SubtasksAPI(GroupAPI):
         task_id: int,
         action: Literal["confirm", "rollback"],
         assignee: Sequence[str] | UnsetType = UNSET,
-        role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any]] | UnsetType = UNSET,
-        schedules: Sequence[rq.Schedule | Mapping[str, Any]] | UnsetType = UNSET,
-        deliverable: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any] | m.RoleOwner] | UnsetType = UNSET,
+        schedules: Sequence[rq.Schedule | Mapping[str, Any] | m.Schedule] | UnsetType = UNSET,
+        deliverable: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
         note: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.SubtasksOperateResponse:
@@ -2908,7 +2930,7 @@ class TenantAPI(GroupAPI):
         *,
         user_keys: Sequence[str] | UnsetType = UNSET,
         emails: Sequence[str] | UnsetType = UNSET,
-        out_users: Sequence[rq.OutUserInfo | Mapping[str, Any]] | UnsetType = UNSET,
+        out_users: Sequence[rq.OutUserInfo | Mapping[str, Any] | m.OutUserInfo] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.TenantQueryUsersResponse:
         """获取用户详情（租户插件）
@@ -3140,7 +3162,7 @@ class ViewsAPI(GroupAPI):
         view_name: str | UnsetType = UNSET,
         view_ids: Sequence[str] | UnsetType = UNSET,
         created_by: str | UnsetType = UNSET,
-        created_at: rq.TimeInterval | Mapping[str, Any] | UnsetType = UNSET,
+        created_at: rq.TimeInterval | Mapping[str, Any] | m.TimeInterval | UnsetType = UNSET,
         page_size: int | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
         is_query_quick_filter: bool | UnsetType = UNSET,
@@ -3230,7 +3252,7 @@ class ViewsAPI(GroupAPI):
         page_size: int | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
         quick_filter_id: str | UnsetType = UNSET,
-        expand: rq.Expand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.Expand | Mapping[str, Any] | m.Expand | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> Paginated[m.ViewsListPanoramicWorkItemsResponse, m.WorkItem]:
         """获取视图下工作项列表（全景视图）
@@ -3274,7 +3296,8 @@ class ViewsAPI(GroupAPI):
         cooperation_mode: Literal[1, 2, 3] | UnsetType = UNSET,
         cooperation_user_keys: Sequence[str] | UnsetType = UNSET,
         cooperation_team_ids: Sequence[int] | UnsetType = UNSET,
-        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any]] | UnsetType = UNSET,
+        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any] | m.CooperationTeam]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ViewsCreateFixViewResponse:
         """创建固定视图
@@ -3323,7 +3346,8 @@ class ViewsAPI(GroupAPI):
         cooperation_mode: Literal[1, 2, 3] | UnsetType = UNSET,
         cooperation_user_keys: Sequence[str] | UnsetType = UNSET,
         cooperation_team_ids: Sequence[int] | UnsetType = UNSET,
-        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any]] | UnsetType = UNSET,
+        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any] | m.CooperationTeam]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ViewsUpdateFixViewResponse:
         """更新固定视图
@@ -3368,12 +3392,13 @@ class ViewsAPI(GroupAPI):
         *,
         project_key: str,
         work_item_type_key: str,
-        search_group: rq.SearchGroup | Mapping[str, Any],
+        search_group: rq.SearchGroup | Mapping[str, Any] | m.SearchGroup,
         name: str,
         cooperation_mode: Literal[1, 2, 3] | UnsetType = UNSET,
         cooperation_user_keys: Sequence[str] | UnsetType = UNSET,
         cooperation_team_ids: Sequence[int] | UnsetType = UNSET,
-        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any]] | UnsetType = UNSET,
+        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any] | m.CooperationTeam]
+        | UnsetType = UNSET,
         meego_user_key: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.ViewsCreateConditionViewResponse:
@@ -3420,11 +3445,12 @@ class ViewsAPI(GroupAPI):
         project_key: str,
         view_id: str,
         work_item_type_key: str | UnsetType = UNSET,
-        search_group: rq.SearchGroup | Mapping[str, Any] | UnsetType = UNSET,
+        search_group: rq.SearchGroup | Mapping[str, Any] | m.SearchGroup | UnsetType = UNSET,
         cooperation_mode: Literal[1, 2, 3] | UnsetType = UNSET,
         cooperation_user_keys: Sequence[str] | UnsetType = UNSET,
         cooperation_team_ids: Sequence[int] | UnsetType = UNSET,
-        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any]] | UnsetType = UNSET,
+        cooperation_teams: Sequence[rq.CooperationTeam | Mapping[str, Any] | m.CooperationTeam]
+        | UnsetType = UNSET,
         meego_user_key: str | UnsetType = UNSET,
         name: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
@@ -3505,17 +3531,18 @@ class WorkItemsAPI(GroupAPI):
         work_item_name: str | UnsetType = UNSET,
         user_keys: Sequence[str] | UnsetType = UNSET,
         work_item_ids: Sequence[int] | UnsetType = UNSET,
-        created_at: rq.TimeInterval | Mapping[str, Any] | UnsetType = UNSET,
-        updated_at: rq.TimeInterval | Mapping[str, Any] | UnsetType = UNSET,
+        created_at: rq.TimeInterval | Mapping[str, Any] | m.TimeInterval | UnsetType = UNSET,
+        updated_at: rq.TimeInterval | Mapping[str, Any] | m.TimeInterval | UnsetType = UNSET,
         sub_stages: Sequence[str] | UnsetType = UNSET,
-        work_item_status: Sequence[rq.WorkItemStatus | Mapping[str, Any]] | UnsetType = UNSET,
+        work_item_status: Sequence[rq.WorkItemStatus | Mapping[str, Any] | m.WorkItemStatus]
+        | UnsetType = UNSET,
         businesses: Sequence[str] | UnsetType = UNSET,
         priorities: Sequence[str] | UnsetType = UNSET,
         tags: Sequence[str] | UnsetType = UNSET,
         search_id: str | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
         page_size: int | UnsetType = UNSET,
-        expand: rq.Expand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.Expand | Mapping[str, Any] | m.Expand | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> Paginated[m.WorkItemsFilterResponse, m.WorkItem]:
         """获取指定的工作项列表（单空间）
@@ -3576,7 +3603,7 @@ class WorkItemsAPI(GroupAPI):
         work_item_type_key: str,
         work_item_ids: Sequence[int],
         fields: Sequence[str] | UnsetType = UNSET,
-        expand: rq.WorkItemExpand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.WorkItemExpand | Mapping[str, Any] | m.WorkItemExpand | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkItemsQueryResponse:
         """获取工作项详情
@@ -3634,7 +3661,8 @@ class WorkItemsAPI(GroupAPI):
         *,
         project_key: str,
         work_item_type_key: str,
-        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        field_value_pairs: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
         template_id: int | UnsetType = UNSET,
         name: str | UnsetType = UNSET,
         required_mode: int | UnsetType = UNSET,
@@ -3679,7 +3707,7 @@ class WorkItemsAPI(GroupAPI):
         project_key: str,
         work_item_type_key: str,
         work_item_id: int,
-        update_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]],
+        update_fields: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair],
         request_options: RequestOptions | None = None,
     ) -> m.WorkItemsUpdateResponse:
         """更新工作项
@@ -3742,11 +3770,12 @@ class WorkItemsAPI(GroupAPI):
         project_keys: Sequence[str] | UnsetType = UNSET,
         simple_names: Sequence[str] | UnsetType = UNSET,
         work_item_name: str | UnsetType = UNSET,
-        search_user: rq.SearchUser | Mapping[str, Any] | UnsetType = UNSET,
+        search_user: rq.SearchUser | Mapping[str, Any] | m.SearchUser | UnsetType = UNSET,
         work_item_ids: Sequence[int] | UnsetType = UNSET,
-        created_at: rq.TimeInterval | Mapping[str, Any] | UnsetType = UNSET,
-        updated_at: rq.TimeInterval | Mapping[str, Any] | UnsetType = UNSET,
-        work_item_status: Sequence[rq.WorkItemStatus | Mapping[str, Any]] | UnsetType = UNSET,
+        created_at: rq.TimeInterval | Mapping[str, Any] | m.TimeInterval | UnsetType = UNSET,
+        updated_at: rq.TimeInterval | Mapping[str, Any] | m.TimeInterval | UnsetType = UNSET,
+        work_item_status: Sequence[rq.WorkItemStatus | Mapping[str, Any] | m.WorkItemStatus]
+        | UnsetType = UNSET,
         businesses: Sequence[str] | UnsetType = UNSET,
         priorities: Sequence[str] | UnsetType = UNSET,
         tags: Sequence[str] | UnsetType = UNSET,
@@ -3754,7 +3783,7 @@ class WorkItemsAPI(GroupAPI):
         tenant_group_id: int | UnsetType = UNSET,
         page_size: int | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
-        expand: rq.Expand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.Expand | Mapping[str, Any] | m.Expand | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> Paginated[m.WorkItemsFilterAcrossProjectsResponse, m.WorkItem]:
         """获取指定的工作项列表（跨空间）
@@ -3815,11 +3844,11 @@ class WorkItemsAPI(GroupAPI):
         *,
         project_key: str,
         work_item_type_key: str,
-        search_group: rq.SearchGroup | Mapping[str, Any],
+        search_group: rq.SearchGroup | Mapping[str, Any] | m.SearchGroup,
         page_size: int | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
         fields: Sequence[str] | UnsetType = UNSET,
-        expand: rq.Expand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.Expand | Mapping[str, Any] | m.Expand | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> Paginated[m.WorkItemsSearchByParamsResponse, m.WorkItem]:
         """获取指定的工作项列表（单空间-复杂传参）
@@ -3911,7 +3940,7 @@ class WorkItemsAPI(GroupAPI):
         relation_type: Literal[0, 1] | UnsetType = UNSET,
         page_size: int | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
-        expand: rq.WorkItemExpand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.WorkItemExpand | Mapping[str, Any] | m.WorkItemExpand | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> Paginated[m.WorkItemsSearchByRelationResponse, m.WorkItem]:
         """获取指定的关联工作项列表（单空间）
@@ -4206,7 +4235,8 @@ class WorkItemsAPI(GroupAPI):
         field_key: str | UnsetType = UNSET,
         field_alias: str | UnsetType = UNSET,
         group_uuid: str | UnsetType = UNSET,
-        fields: Sequence[Sequence[rq.FieldValuePair | Mapping[str, Any]]] | UnsetType = UNSET,
+        fields: Sequence[Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkItemsUpdateCompoundFieldResponse:
         """按组更新复合字段值
@@ -4388,7 +4418,9 @@ class WorkItemsAPI(GroupAPI):
         project_key: str,
         work_item_type_key: str,
         work_item_id: int,
-        working_hour_records: Sequence[rq.CreateWorkingHourRecord | Mapping[str, Any]],
+        working_hour_records: Sequence[
+            rq.CreateWorkingHourRecord | Mapping[str, Any] | m.CreateWorkingHourRecord
+        ],
         work_begin_date: int | UnsetType = UNSET,
         work_end_date: int | UnsetType = UNSET,
         include_holidays: bool | UnsetType = UNSET,
@@ -4430,7 +4462,9 @@ class WorkItemsAPI(GroupAPI):
         project_key: str,
         work_item_type_key: str,
         work_item_id: int,
-        working_hour_records: Sequence[rq.UpdateWorkingHourRecord | Mapping[str, Any]],
+        working_hour_records: Sequence[
+            rq.UpdateWorkingHourRecord | Mapping[str, Any] | m.UpdateWorkingHourRecord
+        ],
         request_options: RequestOptions | None = None,
     ) -> m.WorkItemsUpdateWorkHourRecordsResponse:
         """更新工时登记记录
@@ -4498,7 +4532,8 @@ class WorkItemsAPI(GroupAPI):
         work_item_id: int,
         field_key: str | UnsetType = UNSET,
         field_alias: str | UnsetType = UNSET,
-        details: Sequence[rq.MultiSignalDetail | Mapping[str, Any]] | UnsetType = UNSET,
+        details: Sequence[rq.MultiSignalDetail | Mapping[str, Any] | m.MultiSignalDetail]
+        | UnsetType = UNSET,
         update_type: str | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkItemsUpdateMultiSignalResponse:
@@ -4543,7 +4578,7 @@ class WorkflowsAPI(GroupAPI):
         work_item_id: int,
         fields: Sequence[str] | UnsetType = UNSET,
         flow_type: Literal[0, 1] | UnsetType = UNSET,
-        expand: rq.WorkItemExpand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.WorkItemExpand | Mapping[str, Any] | m.WorkItemExpand | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkflowsQueryResponse:
         """获取工作流详情
@@ -4584,7 +4619,7 @@ class WorkflowsAPI(GroupAPI):
         work_item_id: int,
         need_union_deliverable: bool | UnsetType = UNSET,
         need_schedule_table_agg: bool | UnsetType = UNSET,
-        expand: rq.WorkItemExpand | Mapping[str, Any] | UnsetType = UNSET,
+        expand: rq.WorkItemExpand | Mapping[str, Any] | m.WorkItemExpand | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkflowsWbsViewResponse:
         """获取工作流详情（WBS）
@@ -4625,12 +4660,17 @@ class WorkflowsAPI(GroupAPI):
         work_item_id: int,
         node_id: str,
         node_owners: Sequence[str] | UnsetType = UNSET,
-        node_schedule: rq.Schedule | Mapping[str, Any] | UnsetType = UNSET,
-        schedules: Sequence[rq.Schedule | Mapping[str, Any]] | UnsetType = UNSET,
-        fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
-        role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any]] | UnsetType = UNSET,
-        schedule_constraint_rule: rq.ScheduleConstraintRule | Mapping[str, Any] | UnsetType = UNSET,
-        node_custom_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
+        node_schedule: rq.Schedule | Mapping[str, Any] | m.Schedule | UnsetType = UNSET,
+        schedules: Sequence[rq.Schedule | Mapping[str, Any] | m.Schedule] | UnsetType = UNSET,
+        fields: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
+        role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any] | m.RoleOwner] | UnsetType = UNSET,
+        schedule_constraint_rule: rq.ScheduleConstraintRule
+        | Mapping[str, Any]
+        | m.ScheduleConstraintRule
+        | UnsetType = UNSET,
+        node_custom_fields: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkflowsUpdateNodeResponse:
         """更新节点/排期
@@ -4684,13 +4724,19 @@ class WorkflowsAPI(GroupAPI):
         action: Literal["confirm", "rollback"] | UnsetType = UNSET,
         rollback_reason: str | UnsetType = UNSET,
         node_owners: Sequence[str] | UnsetType = UNSET,
-        node_schedule: rq.Schedule | Mapping[str, Any] | UnsetType = UNSET,
-        schedules: Sequence[rq.Schedule | Mapping[str, Any]] | UnsetType = UNSET,
-        fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
-        role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any]] | UnsetType = UNSET,
-        node_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
-        node_custom_fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
-        finished_infos: rq.FinishedInfoItem | Mapping[str, Any] | UnsetType = UNSET,
+        node_schedule: rq.Schedule | Mapping[str, Any] | m.Schedule | UnsetType = UNSET,
+        schedules: Sequence[rq.Schedule | Mapping[str, Any] | m.Schedule] | UnsetType = UNSET,
+        fields: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
+        role_assignee: Sequence[rq.RoleOwner | Mapping[str, Any] | m.RoleOwner] | UnsetType = UNSET,
+        node_fields: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
+        node_custom_fields: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
+        finished_infos: rq.FinishedInfoItem
+        | Mapping[str, Any]
+        | m.FinishedInfoItem
+        | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkflowsOperateNodeResponse:
         """节点完成/回滚
@@ -4747,8 +4793,9 @@ class WorkflowsAPI(GroupAPI):
         work_item_type_key: str,
         work_item_id: int,
         transition_id: int,
-        fields: Sequence[rq.FieldValuePair | Mapping[str, Any]] | UnsetType = UNSET,
-        role_owners: Sequence[rq.RoleOwner | Mapping[str, Any]] | UnsetType = UNSET,
+        fields: Sequence[rq.FieldValuePair | Mapping[str, Any] | m.FieldValuePair]
+        | UnsetType = UNSET,
+        role_owners: Sequence[rq.RoleOwner | Mapping[str, Any] | m.RoleOwner] | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
     ) -> m.WorkflowsChangeStateResponse:
         """状态流转
@@ -4826,7 +4873,7 @@ class WorkflowsAPI(GroupAPI):
         project_key: str,
         work_item_id: int,
         node_id: str,
-        actual_time_info: rq.ActualTimeInfo | Mapping[str, Any],
+        actual_time_info: rq.ActualTimeInfo | Mapping[str, Any] | m.ActualTimeInfo,
         request_options: RequestOptions | None = None,
     ) -> m.WorkflowsUpdateActualTimeResponse:
         """更新节点实际开始时间和结束时间

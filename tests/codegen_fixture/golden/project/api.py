@@ -54,7 +54,7 @@ class ThingsAPI(GroupAPI):
         self,
         *,
         project_key: str,
-        filters: Sequence[rq.Filter | Mapping[str, Any]] | UnsetType = UNSET,
+        filters: Sequence[rq.Filter | Mapping[str, Any] | m.Filter] | UnsetType = UNSET,
         page_num: int | UnsetType = UNSET,
         page_size: int | UnsetType = UNSET,
         request_options: RequestOptions | None = None,
