@@ -34,6 +34,11 @@ class Arrival:
     headers: dict[str, str]
     body: bytes
 
+    def header(self, name: str) -> str:
+        """A request header's value ('' when absent), whatever the case of its name."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), "")
+
     def text(self) -> str:
         """Everything that arrived, as one searchable string."""
         return f"{self.method} {self.path}?{self.query}\n{self.headers}\n" + self.body.decode(
@@ -43,6 +48,8 @@ class Arrival:
 
 @dataclass(frozen=True)
 class Answer:
+    """What the server sends back. ``status=DROP`` closes the connection instead."""
+
     status: int
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -60,6 +67,9 @@ def token_answer(path: str, token: str = "t-scripted-0001") -> Answer | None:
     if path == TENANT_TOKEN_PATH:
         return json_answer({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": 7200})
     return None
+
+
+DROP = 0  # Answer(DROP): close the connection without answering
 
 
 Script = Callable[[Arrival], Answer | Awaitable[Answer]]
@@ -103,6 +113,10 @@ class ScriptedServer:
         answer = self.answer(arrival)
         if inspect.isawaitable(answer):
             answer = await answer
+        if answer.status == DROP:
+            assert request.transport is not None
+            request.transport.close()  # the client sees the connection end without an answer
+            return web.Response()
         response = web.Response(status=answer.status, body=answer.body, headers=answer.headers)
         if answer.content_type is not None:
             response.content_type = answer.content_type
