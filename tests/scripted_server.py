@@ -84,7 +84,7 @@ class ScriptedServer:
 
     async def __aenter__(self) -> ScriptedServer:
         app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._dispatch)  # any path, even with CR/LF
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

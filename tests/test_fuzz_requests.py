@@ -40,11 +40,14 @@ from tests.endpoint_calls import (
     fields_of,
     invoke,
     leaves,
+    open_client,
+    project_client,
     replaced,
     valid_value,
     wrong_type,
 )
 from tests.mock_transport import MockTransport, json_reply, ok
+from tests.scripted_server import Answer, Arrival, ScriptedServer, token_answer
 
 INT64_MAX = 2**63 - 1
 DOT_SEGMENTS = (".", "..", "")
@@ -422,3 +425,48 @@ async def traversal_problem(case: Case) -> str | None:
 async def test_traversal_in_a_path_parameter_keeps_the_route(cases: list[Case]) -> None:
     problems = [f"{c.id}: {p}" for c in cases if (p := await traversal_problem(c)) is not None]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("text", TRAVERSALS)
+async def test_traversal_arrives_at_a_real_server_on_the_route(text: str) -> None:
+    """Through the real aiohttp transport and a socket: what the server receives keeps the
+    route (aiohttp and yarl may not re-normalise what the client encoded)."""
+    current: list[Endpoint] = []
+
+    def answer(arrival: Arrival) -> Answer:
+        reply = success(current[-1])
+        return token_answer(arrival.path) or Answer(
+            reply.status, reply.body, content_type=reply.headers["Content-Type"]
+        )
+
+    problems: list[str] = []
+    async with ScriptedServer(answer) as server:
+        clients = {
+            "project": project_client(None, base_url=server.url, max_retries=0),
+            "open": open_client(None, base_url=server.url, max_retries=0),
+        }
+        try:
+            for case in (c for c in TRAVERSAL_CASES if c.kind == f"traversal-{text!r}"):
+                current.append(case.endpoint)
+                problems += await _arrival_problems(server, clients, case)
+        finally:
+            for client in clients.values():
+                await client.close()
+    assert not problems, "\n".join(problems)
+
+
+async def _arrival_problems(
+    server: ScriptedServer, clients: dict[str, Any], case: Case
+) -> list[str]:
+    before = len(server.calls())
+    try:
+        await invoke(clients[case.endpoint.platform], case.endpoint, case.kwargs)
+    except RequestValidationError:
+        arrived = server.calls()[before:]
+        return [f"{case.id}: refused, yet {arrived[0].path} arrived"] if arrived else []
+    (arrival,) = server.calls()[before:]
+    try:
+        assert_route_kept(case.endpoint, arrival.path, case.kwargs)
+    except AssertionError as failure:
+        return [f"{case.id}: {failure}"]
+    return []
