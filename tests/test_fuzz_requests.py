@@ -140,12 +140,27 @@ def _with(args: dict[str, Any], name: str, keys: tuple[str | int, ...], new: Any
 
 
 def _full_args(endpoint: Endpoint) -> dict[str, Any]:
-    """The baseline plus a valid value for every optional scalar, so each member gets spoiled."""
+    """The baseline plus a valid value for every optional member, so each one gets spoiled."""
     args = baseline(endpoint)
     for f in fields_of(endpoint):
         if f.name not in args and f.name not in endpoint.file_params:
             args[f.name] = valid_value(f.type)
     return args
+
+
+def _spoilers(info: mi.Type) -> list[tuple[str, Any]]:
+    """(kind, bad value) pairs for a scalar member of type ``info``."""
+    spoilers: list[tuple[str, Any]] = []
+    wrong = wrong_type(info)
+    if wrong is not None:
+        spoilers.append(("wrong-type", wrong))
+    if isinstance(info, mi.StrType):
+        spoilers.append(("bytes-for-str", b"abc"))
+    if isinstance(info, mi.IntType):
+        spoilers += [("beyond-int64", INT64_MAX + 1), ("beyond-int64-neg", -INT64_MAX - 2)]
+    if isinstance(info, mi.FloatType):
+        spoilers.append(("infinity", float("inf")))
+    return spoilers
 
 
 def _member_cases(endpoint: Endpoint, args: dict[str, Any]) -> list[Case]:
@@ -157,33 +172,8 @@ def _member_cases(endpoint: Endpoint, args: dict[str, Any]) -> list[Case]:
             continue
         cases.append(Case(endpoint, "nan", f"$.{name}", {**args, name: float("nan")}))
         for leaf in leaves(name, types[name], value):
-            wrong = wrong_type(leaf.info)
-            if wrong is not None:
-                cases.append(
-                    Case(endpoint, "wrong-type", leaf.where, _with(args, name, leaf.keys, wrong))
-                )
-            if isinstance(leaf.info, mi.StrType):
-                cases.append(
-                    Case(
-                        endpoint, "bytes-for-str", leaf.where, _with(args, name, leaf.keys, b"abc")
-                    )
-                )
-            if isinstance(leaf.info, mi.IntType):
-                for big in (INT64_MAX + 1, -INT64_MAX - 2):
-                    cases.append(
-                        Case(
-                            endpoint,
-                            f"beyond-int64{'-neg' if big < 0 else ''}",
-                            leaf.where,
-                            _with(args, name, leaf.keys, big),
-                        )
-                    )
-            if isinstance(leaf.info, mi.FloatType):
-                cases.append(
-                    Case(
-                        endpoint, "infinity", leaf.where, _with(args, name, leaf.keys, float("inf"))
-                    )
-                )
+            for kind, bad in _spoilers(leaf.info):
+                cases.append(Case(endpoint, kind, leaf.where, _with(args, name, leaf.keys, bad)))
         info = types[name]
         if isinstance(info, mi.StructType):
             bogus = {**value, "bogus_member": 1}

@@ -105,14 +105,12 @@ def members(value: Any) -> list[tuple[str | int, ...]]:
         keys, node = stack.pop()
         if keys:
             found.append(keys)
-        children = (
-            node.items()
-            if isinstance(node, dict)
-            else enumerate(node)
-            if isinstance(node, list)
-            else ()
-        )
-        stack.extend(((*keys, k), v) for k, v in reversed(list(children)))
+        children: list[tuple[str | int, Any]] = []
+        if isinstance(node, dict):
+            children = list(node.items())
+        elif isinstance(node, list):
+            children = list(enumerate(node))
+        stack.extend(((*keys, k), v) for k, v in reversed(children))
     return found
 
 
