@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -60,6 +61,7 @@ class TokenProvider:
             token, ttl = initial
             self._initial = (Secret(token), float("inf") if ttl is None else ttl)
         self.last_token: Secret | None = self._initial[0] if self._initial else None
+        self.retired: deque[Secret] = deque(maxlen=4)  # replaced tokens, still masked in errors
         self.fetches = 0
 
     def __repr__(self) -> str:
@@ -83,13 +85,19 @@ class TokenProvider:
             token, ttl = await self._fetch()
             await store.put_token(self.key, token.reveal(), ttl)
             logger.debug("token fetched for %s, valid %.0fs", self.identity, ttl)
-            self.last_token = token
+            self._replace(token)
             return token
 
     def _remember(self, value: str) -> Secret:
         if self.last_token is None or self.last_token.reveal() != value:
-            self.last_token = Secret(value)
+            self._replace(Secret(value))
+        assert self.last_token is not None
         return self.last_token
+
+    def _replace(self, token: Secret) -> None:
+        if self.last_token is not None:
+            self.retired.append(self.last_token)
+        self.last_token = token
 
     async def invalidate(self, token: Secret) -> None:
         await self._store().invalidate_token(self.key, token.reveal())

@@ -32,7 +32,7 @@ from aiofeishu._base import response_decoder
 from aiofeishu._build import Prepared, prepare
 from aiofeishu._endpoint import Endpoint
 from aiofeishu._memory_store import default_store
-from aiofeishu._secrets import MaskedHeaders, Secret, redact
+from aiofeishu._secrets import MaskedHeaders, Secret, redact, redact_value
 from aiofeishu._store import RatePolicy, Store, Ticket, rate_key
 from aiofeishu._transport import (
     AiohttpTransport,
@@ -394,11 +394,22 @@ class BaseClient:
 
     # -- interpret -------------------------------------------------------------
     def _interpret(self, call: _Call, reply: WireReply) -> Any:
-        """The decoded result, or raise the API's error (or InvalidResponseError)."""
+        """The decoded result, or raise the API's error (or InvalidResponseError).
+
+        The reading happens in ``_outcome``, which returns errors instead of raising them: the
+        frame that raises holds no decoded body (a traceback captured with its locals,
+        Sentry-style, would show a token that a failing answer carried).
+        """
+        outcome = self._outcome(call, reply)
+        if isinstance(outcome, FeishuError):
+            raise outcome
+        return outcome
+
+    def _outcome(self, call: _Call, reply: WireReply) -> Any:
         endpoint = call.prepared.endpoint
         if 300 <= reply.status < 400:
             target = reply.headers.get("Location", "")
-            raise UnexpectedRedirectError(
+            return UnexpectedRedirectError(
                 status=reply.status,
                 location=origin(urljoin(self.base_url + call.prepared.path, target))
                 if target
@@ -408,31 +419,41 @@ class BaseClient:
             )
         if reply.status < 300:
             result = self._decode(call, reply, endpoint.response_type)
+            if isinstance(result, FeishuError):
+                return result
             if result is not None:
-                code, msg, detail = self._read_envelope(call, reply, result, typed=True)
+                read = self._read_envelope(call, reply, result, typed=True)
+                if isinstance(read, FeishuError):
+                    return read
+                code, msg, detail = read
                 if not code:
                     result.__dict__["_raw"] = reply.body
                     result.__dict__["_log_id"] = reply.headers.get("X-Tt-Logid")
                     return result
-                raise self._api_error(call, reply, code, msg, detail)
+                return self._api_error(call, reply, code, msg, detail)
         probe = self._probe(reply)
         if probe is None:
             if reply.status >= 400:
-                raise self._api_error(call, reply, None, self._excerpt(reply) or "empty body", None)
-            raise self._invalid(call, reply)("the body is not the API's JSON")
-        code, msg, detail = self._read_envelope(call, reply, probe)
+                return self._api_error(
+                    call, reply, None, self._excerpt(reply) or "empty body", None
+                )
+            return self._invalid(call, reply)("the body is not the API's JSON")
+        read = self._read_envelope(call, reply, probe)
+        if isinstance(read, FeishuError):
+            return read
+        code, msg, detail = read
         if not code and reply.status < 400:
-            raise self._invalid(call, reply)("the body does not match the documented response")
-        raise self._api_error(call, reply, code, msg, detail)
+            return self._invalid(call, reply)("the body does not match the documented response")
+        return self._api_error(call, reply, code, msg, detail)
 
     def _read_envelope(
         self, call: _Call, reply: WireReply, envelope: Any, *, typed: bool = False
-    ) -> tuple[int | None, str, Any]:
+    ) -> tuple[int | None, str, Any] | InvalidResponseError:
         try:
             return _envelope.read(call.prepared.endpoint.envelope, envelope, typed=typed)
         except _envelope.BadCode as exc:
             problem = str(exc)
-        raise self._invalid(call, reply)(problem)
+        return self._invalid(call, reply)(problem)  # type: ignore[no-any-return]
 
     def _decode(self, call: _Call, reply: WireReply, response_type: type[Any]) -> Any:
         try:
@@ -443,7 +464,7 @@ class BaseClient:
             problem = "the body is not JSON"
         except RecursionError:
             problem = "the body is nested too deeply to decode"
-        raise self._invalid(call, reply)(problem)
+        return self._invalid(call, reply)(problem)
 
     @staticmethod
     def _probe(reply: WireReply) -> _envelope.Probe | None:
@@ -483,7 +504,7 @@ class BaseClient:
             log_id=log_id,
             method=call.prepared.endpoint.method,
             path=call.prepared.path,
-            detail=detail,
+            detail=redact_value(detail, self._secrets()),
             retry_after=_server_wait(reply.headers),
         )
 
@@ -571,9 +592,11 @@ class BaseClient:
         if probe is None:
             return  # a JSON file, or not JSON at all: it is the file
         call = self._new_call(prepared, RequestOptions())
-        code, msg, detail = self._read_envelope(call, reply, probe)
-        if code:
-            raise self._api_error(call, reply, code, msg, detail)
+        read = self._read_envelope(call, reply, probe)
+        if isinstance(read, FeishuError):
+            raise read
+        if read[0]:
+            raise self._api_error(call, reply, *read)
 
     # -- the escape hatch ------------------------------------------------------
     async def request(

@@ -144,7 +144,7 @@ class OpenClient(OpenGroups, BaseClient):
         )
 
     def _secrets(self) -> tuple[Secret, ...]:
-        found = (self._app_secret, self._tokens.last_token)
+        found = (self._app_secret, self._tokens.last_token, *self._tokens.retired)
         return tuple(s for s in found if s is not None)
 
     async def _fetch_tenant_token(self) -> tuple[Secret, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import deque
 from typing import Any, ClassVar
 
 from aiofeishu._api import RequestOptions
@@ -91,6 +92,7 @@ class ProjectClient(ProjectGroups, BaseClient):
         self._plugin_tokens = self._plugin_provider()
         self._user_tokens: TokenProvider | None = None
         self._refresh_token: Secret | None = None
+        self._retired: deque[Secret] = deque(maxlen=4)  # rotated refresh tokens
         if user_token is not None:
             self._user_tokens = self._user_provider(user_token)
 
@@ -133,10 +135,10 @@ class ProjectClient(ProjectGroups, BaseClient):
         )
 
     def _secrets(self) -> tuple[Secret, ...]:
-        found = [self._plugin_secret, self._refresh_token]
+        found = [self._plugin_secret, self._refresh_token, *self._retired]
         for provider in (self._plugin_tokens, self._user_tokens):
             if provider is not None:
-                found.append(provider.last_token)
+                found += [provider.last_token, *provider.retired]
         return tuple(s for s in found if s is not None)
 
     async def _fetch_plugin_token(self) -> tuple[Secret, float]:
@@ -174,6 +176,8 @@ class ProjectClient(ProjectGroups, BaseClient):
         )
         rotated = getattr(response.data, "refresh_token", None)
         if rotated:
+            if self._refresh_token is not None:  # still masked if a server echoes it later
+                self._retired.append(self._refresh_token)
             self._refresh_token = Secret(rotated)
         return _token_of(response, endpoint)
 

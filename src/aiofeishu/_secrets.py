@@ -12,12 +12,14 @@ import re
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
-__all__ = ["MaskedHeaders", "Secret", "redact"]
+__all__ = ["MaskedHeaders", "Secret", "redact", "redact_value"]
 
 MASK = "***"
 
 # Header names whose values are credentials.
 SECRET_HEADERS = frozenset({"x-plugin-token", "authorization", "proxy-authorization"})
+
+_SECRET_KEY = re.compile(r"token|secret|password", re.IGNORECASE)
 
 # JSON members whose values are credentials: token, plugin_secret, refresh_token,
 # tenant_access_token, app_secret, … (the value may be cut short by an excerpt).
@@ -81,3 +83,19 @@ def redact(text: str, secrets: Iterable[Any] = ()) -> str:
         if isinstance(value, str) and len(value) >= 4:
             text = text.replace(value, MASK)
     return text
+
+
+def redact_value(value: Any, secrets: Iterable[Any] = ()) -> Any:
+    """A decoded JSON value (an error's ``err`` object) with credentials masked: members
+    named like a token or secret, and the given secret values inside any string."""
+    secrets = tuple(secrets)
+    if isinstance(value, dict):
+        return {
+            k: (MASK if isinstance(k, str) and _SECRET_KEY.search(k) else redact_value(v, secrets))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_value(v, secrets) for v in value]
+    if isinstance(value, str):
+        return redact(value, secrets)
+    return value
