@@ -557,3 +557,12 @@ async def test_proxy_and_transport_are_exclusive() -> None:
     client = ProjectClient("MII_x", "s", user_key="u", proxy="http://user:pw@proxy.test:3128")
     assert "pw" not in repr(client._transport)
     await client.close()
+
+
+async def test_a_page_that_comes_back_again_stops_without_size_or_total() -> None:
+    transport = MockTransport(lambda r: ok([{"work_item_id": 1}]))
+    async with project(transport) as c:
+        with pytest.raises(InvalidResponseError, match="already returned"):
+            async for _ in c.subtasks.search(project_keys=["p1"]):
+                pass
+    assert len(transport.calls()) == 2

@@ -254,7 +254,7 @@ class _PageWalk:
         if not items or more is False:
             return False
         if spec.style == "page":
-            return self._next_page(page, len(items))
+            return self._next_page(page, items)
         if spec.style == "search_after":
             return self._next_search_after(page)
         if spec.style == "offset":
@@ -272,13 +272,18 @@ class _PageWalk:
         self.args[spec.offset_param] = (start or 0) + count
         return True
 
-    def _next_page(self, page: Any, count: int) -> bool:
+    def _next_page(self, page: Any, items: list[Any]) -> bool:
         spec = self.spec
         assert spec.page_param and spec.size_param
+        count = len(items)
         size = _known_int(self.args.get(spec.size_param))
         total = _known_int(_attr_path(page, spec.total)) if spec.total else None
         if (size is not None and count < size) or (total is not None and self.seen >= total):
             return False
+        if size is None and total is None:
+            # Nothing says where the end is but an empty page: a server that keeps sending
+            # the same page would be paged forever.
+            self._refuse_repeat(items)
         if spec.max_total and self.seen >= spec.max_total:
             raise ResultLimitError(
                 f"{self.endpoint.key}: reached the {spec.max_total}-result cap with more to come; "
