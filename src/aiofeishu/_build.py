@@ -187,7 +187,52 @@ def _validate(endpoint: Endpoint, plain: dict[str, Any], files: dict[str, Any]) 
         message = str(exc)
     else:
         return
-    raise _refuse(endpoint, message, validation_path(message))
+    path = validation_path(message)
+    if path is not None and "[...]" in path:
+        path = _map_key_path(endpoint.request_type, checked, path)
+    raise _refuse(endpoint, message, path)
+
+
+_SEGMENT = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+|\.\.\.)\]")
+
+
+def _map_key_path(request_type: type[Any], args: dict[str, Any], path: str) -> str:
+    """msgspec writes a failing map entry as ``[...]``: name its key (``$.features.k1``) by
+    finding the entry whose removal makes that error go away."""
+    parts = [m.group(1) or m.group(2) for m in _SEGMENT.finditer(path)]
+    node: Any = args
+    named = "$"
+    for i, part in enumerate(parts):
+        if part == "..." and isinstance(node, dict):
+            culprit = next((k for k in node if _fails_with(request_type, args, parts[:i], k)), None)
+            if culprit is None:
+                return path
+            named += f".{culprit}"
+            node = node[culprit]
+        elif part.isdigit() and isinstance(node, list) and int(part) < len(node):
+            named += f"[{part}]"
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            named += f".{part}"
+            node = node[part]
+        else:
+            return path
+    return named
+
+
+def _fails_with(request_type: type[Any], args: dict[str, Any], at: list[str], key: str) -> bool:
+    """Whether the arguments still fail when the map at ``at`` keeps only ``key``."""
+    trimmed = msgspec.json.decode(msgspec.json.encode(args))  # a deep copy to cut
+    node = trimmed
+    for part in at:
+        node = node[int(part)] if part.isdigit() else node[part]
+    for other in [k for k in node if k != key]:
+        del node[other]
+    try:
+        msgspec.convert(trimmed, request_type)
+    except msgspec.ValidationError:
+        return True
+    return False
 
 
 def _extras(
