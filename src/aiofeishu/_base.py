@@ -95,19 +95,15 @@ class OpenObject(dict[str, Any]):
     unchanged with plain msgspec (``msgspec.json.encode``, ``to_builtins``) and pickles.
     """
 
+    # No __init__: a block is built by dict's own constructor (msgspec makes one per block
+    # and element, so Python-level construction was the decode's main cost); the typed
+    # view's slot stays unset until the block is first read.
     __slots__ = ("_cache",)
+    _cache: Any
     _module: ClassVar[str]
     _fields_name: ClassVar[str]
     _fields_type: ClassVar[type[Any] | None] = None
     known_types: ClassVar[frozenset[str]] = frozenset()
-
-    def __init__(self, raw: Mapping[str, Any]) -> None:
-        if not isinstance(raw, dict) and not isinstance(raw, Mapping):
-            raise TypeError(
-                f"expected an object for {type(self).__name__}, got {type(raw).__name__}"
-            )
-        super().__init__(raw)
-        self._cache: Any = None
 
     @property
     def raw(self) -> dict[str, Any]:
@@ -125,26 +121,28 @@ class OpenObject(dict[str, Any]):
         return self.type in self.known_types
 
     def _fields(self) -> Any:
-        if self._cache is None:
-            cls = type(self)
-            fields_type = cls._fields_type
-            if fields_type is None:  # resolved once per class: import_module costs per block
-                fields_type = getattr(importlib.import_module(cls._module), cls._fields_name)
-                cls._fields_type = fields_type
-            try:
-                self._cache = msgspec.convert(self, fields_type, dec_hook=dec_hook)
-            except msgspec.ValidationError as exc:
-                message = str(exc)
-            else:
-                return self._cache
-            raise InvalidResponseError(
-                f"a {self.type!r} block does not match its documented shape: {message}",
-                status=200,
-                excerpt="",
-                method="read",
-                path=cls.__name__,
-            )
-        return self._cache
+        try:
+            return self._cache
+        except AttributeError:  # not read yet
+            pass
+        cls = type(self)
+        fields_type = cls._fields_type
+        if fields_type is None:  # resolved once per class: import_module costs per block
+            fields_type = getattr(importlib.import_module(cls._module), cls._fields_name)
+            cls._fields_type = fields_type
+        try:
+            self._cache = msgspec.convert(self, fields_type, dec_hook=dec_hook)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+        else:
+            return self._cache
+        raise InvalidResponseError(
+            f"a {self.type!r} block does not match its documented shape: {message}",
+            status=200,
+            excerpt="",
+            method="read",
+            path=cls.__name__,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(type={self.type!r}, known={self.is_known})"
@@ -168,8 +166,10 @@ def response_decoder(response_type: type[Any]) -> msgspec.json.Decoder[Any]:
 
 def dec_hook(tp: type, obj: Any) -> Any:
     """msgspec decode hook: builds OpenObject wrappers from the raw wire dict."""
-    if isinstance(tp, type) and issubclass(tp, OpenObject):
+    if type(obj) is dict and isinstance(tp, type) and issubclass(tp, OpenObject):
         return tp(obj)
+    if isinstance(tp, type) and issubclass(tp, OpenObject):
+        raise TypeError(f"expected an object for {tp.__name__}, got {type(obj).__name__}")
     raise NotImplementedError(f"cannot decode {tp!r}")
 
 
