@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -115,10 +115,11 @@ class GroupAPI:
     def __init__(self, client: Any) -> None:
         self._client: BaseClient = client
 
-    async def _call(
+    def _call(
         self, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput
-    ) -> Any:
-        return await self._client._call(endpoint, args, options)
+    ) -> Awaitable[Any]:
+        # Not a coroutine itself: the generated method awaits the pipeline's (one frame less).
+        return self._client._call(endpoint, args, options)
 
     def _paginate(self, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput) -> Any:
         return Paginated(self._client, endpoint, args, options)

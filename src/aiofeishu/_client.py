@@ -17,7 +17,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -261,11 +261,12 @@ class BaseClient:
     ) -> Prepared:
         return prepare(endpoint, args, options)
 
-    async def _call(
+    def _call(
         self, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput
-    ) -> Any:
+    ) -> Awaitable[Any]:
+        """Validate now (bad input raises before anything is awaited), send when awaited."""
         resolved = RequestOptions.coerce(options)
-        return await self._execute(self._prepare(endpoint, args, resolved), resolved)
+        return self._execute(self._prepare(endpoint, args, resolved), resolved)
 
     def _new_call(self, prepared: Prepared, options: RequestOptions) -> _Call:
         endpoint = prepared.endpoint
