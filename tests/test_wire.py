@@ -24,6 +24,7 @@ from aiofeishu._store import RatePolicy
 from aiofeishu.errors import UnexpectedRedirectError
 from aiofeishu.open.doc_responses import RESPONSES as OPEN_RESPONSES
 from aiofeishu.project.doc_responses import RESPONSES as PROJECT_RESPONSES
+from aiofeishu.sandbox._windows import max_in_window
 from tests.wire_servers import (
     BUSINESSES_BODY,
     PLUGIN_TOKEN,
@@ -36,7 +37,6 @@ from tests.wire_servers import (
     RawHTTPServer,
     ThreadedApp,
     json_handler,
-    max_in_window,
     token_answer,
 )
 
@@ -425,3 +425,32 @@ async def test_measure_calls_on_one_token_are_never_in_flight_together() -> None
     assert all(r.err_code == 0 for r in results)
     assert seen.most["measure"] == 1
     assert seen.most["other"] > 1  # a different endpoint is not serialised
+
+
+# -- cancellation gives aiohttp's connections back ---------------------------------------------
+
+
+async def test_cancelled_calls_give_their_connections_back() -> None:
+    in_flight: list[str] = []
+
+    async def answer(request: web.Request) -> Any:
+        token = token_answer(request)
+        if token is not None:
+            return token
+        in_flight.append(request.path)
+        await asyncio.sleep(1.0)  # longer than the test waits for it
+        return BUSINESSES_BODY
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", json_handler(answer))
+    async with ThreadedApp(app) as server, project_client(server.url) as client:
+        calls = [asyncio.ensure_future(list_businesses(client)) for _ in range(5)]
+        async with asyncio.timeout(30):  # a generous bound: only a broken client hangs
+            while len(in_flight) < 5:  # every request is on its own connection, unanswered
+                await asyncio.sleep(0.01)
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        connector: Any = client._transport._session.connector  # type: ignore[attr-defined]
+        assert sum(len(held) for held in connector._acquired_per_host.values()) == 0
+        assert (await list_businesses(client)).err_code == 0  # the client still works
