@@ -29,6 +29,7 @@ PROJECT = "bench"
 LIST_TYPES_PATH = f"/open_api/{PROJECT}/work_item/all-types"  # rate class "default"
 FILTER_PATH = f"/open_api/{PROJECT}/work_item/filter"  # rate class "qps15_qpm450"
 
+
 @dataclass
 class Scenario:
     name: str

@@ -42,6 +42,11 @@ def json_reply(body: Any, status: int = 200, headers: Mapping[str, str] | None =
     return WireReply(status, {"Content-Type": "application/json", **(headers or {})}, raw)
 
 
+def text_reply(text: str, status: int = 200, content_type: str = "text/html") -> WireReply:
+    """A non-JSON answer (a gateway's HTML page, a login redirect's body)."""
+    return WireReply(status, {"Content-Type": content_type}, text.encode())
+
+
 def ok(data: Any = None, **extra: Any) -> WireReply:
     """A Feishu Project success envelope around ``data``."""
     return json_reply({"err_code": 0, "err_msg": "", "err": {}, "data": data, **extra})
@@ -180,3 +185,15 @@ class _Stream:
 
     async def aclose(self) -> None:
         return None
+
+
+@dataclass
+class ScriptedTransport(MockTransport):
+    """A MockTransport that answers from :class:`Routes` alone, token requests included:
+    for tests that pin down every exchange, as a recorded conversation would."""
+
+    handler: Routes = field(default_factory=Routes)
+    tokens: bool = False
+
+    def add(self, method: str, path: str, answer: Answer, *, repeat: bool = False) -> None:
+        self.handler.add(method, path, answer, repeat=repeat)

@@ -96,9 +96,7 @@ def test_cancelled_waiters_take_no_capacity_with_them() -> None:
         loop = asyncio.get_running_loop()
         transport = MockTransport(lambda request: ok([]))
         async with client(transport, [(5, 0.2)]) as c:
-            waiting = [
-                asyncio.ensure_future(c.work_items.filter(**FILTER_ARGS)) for _ in range(20)
-            ]
+            waiting = [asyncio.ensure_future(c.work_items.filter(**FILTER_ARGS)) for _ in range(20)]
             await asyncio.sleep(0.05)  # five have left; fifteen wait for the window
             for task in waiting:
                 task.cancel()
