@@ -123,6 +123,16 @@ def with_tokens(wire: ScriptedTransport) -> None:
     wire.add("POST", TENANT_TOKEN, json_reply(tenant_token()), repeat=True)
 
 
+def query_one(project: ProjectClient, **options: Any) -> Any:
+    """work_items.query of item 1 in p1's stories, with ``options`` as RequestOptions."""
+    return project.work_items.query(
+        project_key="p1",
+        work_item_type_key="story",
+        work_item_ids=[1],
+        request_options=RequestOptions(**options) if options else None,
+    )
+
+
 def text_content() -> dict[str, Any]:
     return {
         "blocks": [
@@ -564,12 +574,7 @@ async def test_project_error_status_and_code_map_to_classes(
     )
 
     with pytest.raises(cls) as info:
-        await project.work_items.query(
-            project_key="p1",
-            work_item_type_key="story",
-            work_item_ids=[1],
-            request_options=RequestOptions(max_retries=0),
-        )
+        await query_one(project, max_retries=0)
 
     err = info.value
     assert type(err) is cls
@@ -591,9 +596,7 @@ async def test_not_found_error_carries_the_docs_hint(
     wire.add("POST", QUERY, json_reply(project_err(30005, "WorkItem Not Found"), status=404))
 
     with pytest.raises(NotFoundError) as info:
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
     assert info.value.hint is not None
     assert "工作项未找到" in info.value.hint
@@ -615,9 +618,7 @@ async def test_log_id_from_the_body_when_there_is_no_header(
 
     for expected in ("log-body", "log-hdr"):
         with pytest.raises(BadRequestError) as info:
-            await project.work_items.query(
-                project_key="p1", work_item_type_key="story", work_item_ids=[1]
-            )
+            await query_one(project)
         assert info.value.log_id == expected
 
 
@@ -631,9 +632,7 @@ async def test_rejected_plugin_token_is_renewed_once_then_authentication_error(
     )
 
     with pytest.raises(AuthenticationError) as info:
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
     assert (info.value.status, info.value.code) == (401, 10022)
     assert len(wire.sent("POST", PLUGIN_TOKEN)) == 2
@@ -649,9 +648,7 @@ async def test_rejected_plugin_token_renewal_lets_the_call_succeed(
     wire.add("POST", QUERY, json_reply(project_err(10022, "Check Token Failed"), status=401))
     wire.add("POST", QUERY, json_reply(project_ok([{"id": 1}])))
 
-    resp = await project.work_items.query(
-        project_key="p1", work_item_type_key="story", work_item_ids=[1]
-    )
+    resp = await query_one(project)
 
     assert resp.data[0].id == 1
     assert len(wire.sent("POST", PLUGIN_TOKEN)) == 2
@@ -722,9 +719,7 @@ async def test_html_502_from_a_gateway_is_retried_then_a_feishu_error(
     )
 
     with pytest.raises(FeishuError) as info:
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
     err = info.value
     assert isinstance(err, ServerError)
@@ -742,9 +737,7 @@ async def test_html_with_status_200_is_an_invalid_response(
     wire.add("POST", QUERY, text_reply("<html>Login</html>", content_type="text/html"), repeat=True)
 
     with pytest.raises(InvalidResponseError) as info:
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
     err = info.value
     assert (err.status, err.method, err.path) == (200, "POST", QUERY)
@@ -759,9 +752,7 @@ async def test_json_that_does_not_fit_the_response_is_an_invalid_response(
     wire.add("POST", QUERY, json_reply(project_ok("not a list of work items")))
 
     with pytest.raises(InvalidResponseError, match="does not match"):
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
 
 async def test_connection_error_is_retried_then_feishu_connection_error(
@@ -771,12 +762,7 @@ async def test_connection_error_is_retried_then_feishu_connection_error(
     wire.add("POST", QUERY, FeishuConnectionError(f"POST {QUERY}: reset by peer"), repeat=True)
 
     with pytest.raises(FeishuConnectionError) as info:
-        await project.work_items.query(
-            project_key="p1",
-            work_item_type_key="story",
-            work_item_ids=[1],
-            request_options=RequestOptions(max_retries=2),
-        )
+        await query_one(project, max_retries=2)
 
     assert not isinstance(info.value, FeishuTimeoutError)
     # Nothing chained on the way up (an aiohttp cause's request_info carries the headers).
@@ -792,12 +778,7 @@ async def test_timeout_is_feishu_timeout_error(
     wire.add("POST", QUERY, FeishuTimeoutError(f"POST {QUERY}: no answer in 30s"), repeat=True)
 
     with pytest.raises(FeishuTimeoutError) as info:
-        await project.work_items.query(
-            project_key="p1",
-            work_item_type_key="story",
-            work_item_ids=[1],
-            request_options=RequestOptions(max_retries=1),
-        )
+        await query_one(project, max_retries=1)
 
     assert isinstance(info.value, FeishuConnectionError)
     assert len(wire.sent("POST", QUERY)) == 2
@@ -810,9 +791,7 @@ async def test_server_errors_on_reads_are_retried_up_to_max_retries(
     wire.add("POST", QUERY, json_reply(project_err(50006), status=500), repeat=True)
 
     with pytest.raises(ServerError):
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
     assert project.max_retries == 3
     assert len(wire.sent("POST", QUERY)) == 4
@@ -842,9 +821,7 @@ async def test_a_400_is_never_retried(
     wire.add("GET", OKR_GET, json_reply({"code": 1001001, "msg": "bad"}, status=400), repeat=True)
 
     with pytest.raises(BadRequestError):
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
     with pytest.raises(APIError):
         await open_client.okr.get_progress_record(progress_id="rec1")
 
@@ -904,9 +881,7 @@ async def test_unknown_members_and_enum_values_decode_and_raw_json_keeps_them(
     )
     wire.add("POST", QUERY, json_reply(payload))
 
-    resp = await project.work_items.query(
-        project_key="p1", work_item_type_key="story", work_item_ids=[1]
-    )
+    resp = await query_one(project)
 
     item = resp.data[0]
     assert (item.id, item.name, item.pattern) == (1, "story one", "Hybrid")

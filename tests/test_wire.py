@@ -18,7 +18,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from aiofeishu import FeishuConnectionError, InvalidResponseError, OpenClient, ProjectClient
+from aiofeishu import (
+    FeishuConnectionError,
+    FeishuTimeoutError,
+    InvalidResponseError,
+    OpenClient,
+    ProjectClient,
+)
 from aiofeishu._memory_store import MemoryStore
 from aiofeishu._store import RatePolicy
 from aiofeishu.errors import UnexpectedRedirectError
@@ -454,3 +460,46 @@ async def test_cancelled_calls_give_their_connections_back() -> None:
         connector: Any = client._transport._session.connector  # type: ignore[attr-defined]
         assert sum(len(held) for held in connector._acquired_per_host.values()) == 0
         assert (await list_businesses(client)).err_code == 0  # the client still works
+
+
+# -- aiohttp's failures become FeishuErrors, with nothing chained -------------------------------
+
+
+def _drop_every_api_request(arrival: Arrival) -> Any:
+    if arrival.target.startswith(PLUGIN_TOKEN_PATH):
+        return PLUGIN_TOKEN_BODY
+    return None  # close the connection without answering
+
+
+async def test_a_dropped_connection_is_a_connection_error_without_aiohttps_exception() -> None:
+    async with RawHTTPServer(_drop_every_api_request) as server:
+        client = project_client(server.url, max_retries=1, retry_backoff=(0.01, 0.02))
+        async with client:
+            with pytest.raises(FeishuConnectionError) as caught:
+                await client.work_items.create(project_key="p", work_item_type_key="story")
+    error = caught.value
+    assert not isinstance(error, FeishuTimeoutError)
+    # An aiohttp exception's request_info carries the request's headers: never chained.
+    assert error.__cause__ is None and error.__context__ is None
+    assert "ServerDisconnectedError" in str(error) and "work_item/create" in str(error)
+    assert len([a for a in server.arrivals if a.dropped]) == 2  # retried once, with its key
+
+
+async def test_no_answer_within_the_timeout_is_a_timeout_error() -> None:
+    async def answer(request: web.Request) -> Any:
+        token = token_answer(request)
+        if token is None:
+            await asyncio.sleep(1.0)
+        return token or BUSINESSES_BODY
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", json_handler(answer))
+    async with ThreadedApp(app) as server:
+        client = project_client(server.url, timeout=0.2, max_retries=0)
+        async with client:
+            with pytest.raises(FeishuTimeoutError) as caught:
+                await list_businesses(client)
+    error = caught.value
+    assert isinstance(error, FeishuConnectionError)
+    assert error.__cause__ is None and error.__context__ is None
+    assert "0.2s" in str(error)
