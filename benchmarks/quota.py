@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import aiohttp
 
 from aiofeishu import ProjectClient
+from aiofeishu.sandbox._windows import max_in_window
 from benchmarks._report import Section, Target, cli, fmt_time, median
+from benchmarks._schedule import Windows, ideal_schedule
 from benchmarks._servers import ServerConfig, fetch_stats, serve
 
 FULL_RUNS, SMOKE_RUNS = 3, 1
@@ -26,8 +28,6 @@ SCALE = 0.5
 PROJECT = "bench"
 LIST_TYPES_PATH = f"/open_api/{PROJECT}/work_item/all-types"  # rate class "default"
 FILTER_PATH = f"/open_api/{PROJECT}/work_item/filter"  # rate class "qps15_qpm450"
-
-Windows = list[tuple[int, float]]
 
 
 @dataclass
@@ -65,29 +65,6 @@ def scenarios(smoke: bool) -> list[Scenario]:
             480,
         ),
     ]
-
-
-def ideal_schedule(calls: int, windows: Windows) -> float:
-    """When the last call may start at the earliest if none may overrun any window."""
-    starts: list[float] = []
-    for _ in range(calls):
-        t = 0.0
-        for limit, period in windows:
-            if len(starts) >= limit:
-                t = max(t, starts[-limit] + period)
-        starts.append(t)
-    return starts[-1]
-
-
-def max_in_window(times: list[float], period: float) -> int:
-    """The most arrivals in any window (t - period, t], as the server counts them."""
-    times = sorted(times)
-    best = lo = 0
-    for hi, t in enumerate(times):
-        while times[lo] <= t - period:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 @dataclass

@@ -6,11 +6,21 @@
 The handler gets each :class:`WireRequest` (after the client's limiter let it depart) and
 returns a :class:`WireReply` (or raises FeishuConnectionError to simulate a failure).
 Token requests are answered by the built-in token handler unless ``tokens=False``.
+
+:class:`Routes` is a handler that answers by method and path from queued replies, for
+tests that script a conversation (first a 401, then a success; page 1, then page 2)::
+
+    routes = Routes()
+    routes.add("POST", PLUGIN_TOKEN_PATH, plugin_token_reply("p-1"))
+    routes.add("POST", "/open_api/p1/work_item/filter", ok([]), repeat=True)
+    transport = MockTransport(routes, tokens=False)
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +28,7 @@ from typing import Any
 import msgspec
 
 from aiofeishu._transport import Depart, Multipart, WireReply, WireRequest
+from aiofeishu.errors import FeishuConnectionError
 
 Handler = Callable[[WireRequest], WireReply | Awaitable[WireReply]]
 
@@ -31,9 +42,57 @@ def json_reply(body: Any, status: int = 200, headers: Mapping[str, str] | None =
     return WireReply(status, {"Content-Type": "application/json", **(headers or {})}, raw)
 
 
+def text_reply(text: str, status: int = 200, content_type: str = "text/html") -> WireReply:
+    """A non-JSON answer (a gateway's HTML page, a login redirect's body)."""
+    return WireReply(status, {"Content-Type": content_type}, text.encode())
+
+
 def ok(data: Any = None, **extra: Any) -> WireReply:
     """A Feishu Project success envelope around ``data``."""
     return json_reply({"err_code": 0, "err_msg": "", "err": {}, "data": data, **extra})
+
+
+def plugin_token_reply(token: str, expire_time: int = 7200) -> WireReply:
+    return json_reply(
+        {"data": {"token": token, "expire_time": expire_time}, "error": {"code": 0, "msg": ""}}
+    )
+
+
+def tenant_token_reply(token: str, expire: int = 7200) -> WireReply:
+    return json_reply({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire})
+
+
+Answer = WireReply | BaseException | Handler
+
+
+@dataclass
+class Routes:
+    """Answers ``(method, path)`` (the path as sent: quoted, no query) from queued answers.
+
+    Each answer is used once, in the order added; one added with ``repeat=True`` answers
+    every request from then on. An answer is a reply, an exception to raise (as a
+    transport would: FeishuConnectionError / FeishuTimeoutError) or a handler. A request
+    nothing answers fails as a refused connection would, so it cannot pass unnoticed.
+    """
+
+    _queued: dict[tuple[str, str], deque[tuple[Answer, bool]]] = field(default_factory=dict)
+
+    def add(self, method: str, path: str, answer: Answer, *, repeat: bool = False) -> None:
+        self._queued.setdefault((method, path), deque()).append((answer, repeat))
+
+    async def __call__(self, request: WireRequest) -> WireReply:
+        queue = self._queued.get((request.method, request.path))
+        if not queue:
+            raise FeishuConnectionError(f"{request.method} {request.path}: no route (test)")
+        answer, repeat = queue[0]
+        if not repeat:
+            queue.popleft()
+        if isinstance(answer, BaseException):
+            raise answer
+        if isinstance(answer, WireReply):
+            return answer
+        result = answer(request)
+        return await result if inspect.isawaitable(result) else result
 
 
 @dataclass
@@ -43,6 +102,8 @@ class Seen:
     headers: dict[str, str]
     body: Any
     query: dict[str, str]
+    raw: bytes | None = None  # the body as sent, when it was bytes
+    at: float = 0.0  # the running loop's time() at departure
 
 
 @dataclass
@@ -59,12 +120,10 @@ class MockTransport:
             return None
         if request.path == PLUGIN_TOKEN_PATH:
             self.token_fetches += 1
-            return json_reply({"data": {"token": self.token, "expire_time": 7200}, "error": {}})
+            return plugin_token_reply(self.token)
         if request.path == TENANT_TOKEN_PATH:
             self.token_fetches += 1
-            return json_reply(
-                {"code": 0, "msg": "ok", "tenant_access_token": self.token, "expire": 7200}
-            )
+            return tenant_token_reply(self.token)
         return None
 
     def calls(self, path_part: str = "") -> list[Seen]:
@@ -75,6 +134,10 @@ class MockTransport:
             if path_part in s.path and s.path not in (PLUGIN_TOKEN_PATH, TENANT_TOKEN_PATH)
         ]
 
+    def sent(self, method: str, path: str) -> list[Seen]:
+        """Requests to exactly ``method path`` (token fetches included), in order."""
+        return [s for s in self.seen if s.method == method and s.path == path]
+
     async def send(self, request: WireRequest, depart: Depart) -> WireReply:
         await depart()
         body: Any = request.body
@@ -82,11 +145,11 @@ class MockTransport:
             body = msgspec.json.decode(body)
         elif isinstance(body, Multipart):
             body = {"fields": dict(body.fields), "files": [f.name for f in body.files]}
-        self.seen.append(
-            Seen(
-                request.method, request.path, dict(request.headers), body, dict(request.query or {})
-            )
-        )
+        raw = request.body if isinstance(request.body, bytes) else None
+        query = dict(request.query or {})
+        at = asyncio.get_running_loop().time()
+        headers = dict(request.headers)
+        self.seen.append(Seen(request.method, request.path, headers, body, query, raw, at))
         reply = self._token_reply(request)
         if reply is not None:
             return reply
@@ -122,3 +185,15 @@ class _Stream:
 
     async def aclose(self) -> None:
         return None
+
+
+@dataclass
+class ScriptedTransport(MockTransport):
+    """A MockTransport that answers from :class:`Routes` alone, token requests included:
+    for tests that pin down every exchange, as a recorded conversation would."""
+
+    handler: Routes = field(default_factory=Routes)
+    tokens: bool = False
+
+    def add(self, method: str, path: str, answer: Answer, *, repeat: bool = False) -> None:
+        self.handler.add(method, path, answer, repeat=repeat)

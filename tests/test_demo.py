@@ -63,9 +63,10 @@ def test_bulk_sync_runs_small_at_real_windows(tmp_path: Path) -> None:
         assert int(calls) / slowest - 0.05 <= float(rate) <= int(calls) / fastest + 0.05, name
         if ideal:
             share = 100 * float(ideal)
+            # The share is the printed arithmetic, not a speed bound: on a loaded machine the
+            # demo runs as slowly as it is scheduled. The limiter's schedule is asserted
+            # exactly on virtual time (tests/test_rate_schedule.py).
             assert share / slowest - 1 <= int(percent) <= share / fastest + 1, name
-            # Loose: the limiter must not run at half speed, on however busy a machine.
-            assert int(percent) >= 50, done.stdout
     assert phases["create"].group(2) == "45" and phases["create"].group(6) == "2.00"
     assert phases["update"].group(6) == "1.00" and phases["export"].group(6) is None
     # Every 429 was retried, nothing else was; the sandbox counted them.

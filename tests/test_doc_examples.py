@@ -1,7 +1,7 @@
 """Every JSON example of the doc pages (specs/examples) run through the SDK.
 
-* ``request`` examples are sent through the generated client method (aioresponses answers a
-  minimal success envelope) and the wire is checked: method, rendered path, body, headers.
+* ``request`` examples are sent through the generated client method (a MockTransport at the
+  SDK's transport seam answers a minimal success envelope) and the wire is checked: method, rendered path, body, headers.
 * ``response`` / ``error_response`` examples decode into the endpoint's response model.
 * ``structure`` examples (pages 07, 08, 10, 61) are validated against the shared models, or
   sent as requests where the page shows whole request bodies.
@@ -19,55 +19,35 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
-import aiohttp
 import msgspec
 import pytest
-from aioresponses import aioresponses
 
 import aiofeishu
 from aiofeishu import OpenClient, ProjectClient
 from aiofeishu._api import Download, FileUpload
 from aiofeishu._base import ProjectResponse, dec_hook
 from aiofeishu._endpoint import Endpoint
+from aiofeishu._transport import WireReply, WireRequest
 from aiofeishu.open.endpoints import ALL as OPEN_ENDPOINTS
 from aiofeishu.project import models as pm
 from aiofeishu.project import requests as rq
 from aiofeishu.project.endpoints import ALL as PROJECT_ENDPOINTS
+from tests.mock_transport import MockTransport, Seen, json_reply
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "specs" / "examples"
 URL = "http://feishu.test"
-PLUGIN_TOKEN_URL = f"{URL}/open_api/authen/plugin_token"
-TENANT_TOKEN_URL = f"{URL}/open-apis/auth/v3/tenant_access_token/internal"
 AUTHEN_PAYLOAD = {
     "data": {"token": "p-1", "expire_time": 7200},
     "error": {"code": 0, "msg": "success"},
 }
-TENANT_PAYLOAD = {"code": 0, "msg": "ok", "tenant_access_token": "t-1", "expire": 7200}
 PROJECT_OK = {"err_code": 0, "err_msg": "", "err": {}, "data": None}
 OPEN_OK = {"code": 0, "msg": "ok", "data": {}}
 
 ALL_ENDPOINTS: tuple[Endpoint, ...] = (*PROJECT_ENDPOINTS, *OPEN_ENDPOINTS)
-
-
-@pytest.fixture(autouse=True)
-def _aioresponses_stream_writer(monkeypatch: pytest.MonkeyPatch) -> None:
-    # conftest's shim passes stream_writer=None, but aiohttp 3.14's ClientResponse reads
-    # `stream_writer.output_size` when writer is None (as aioresponses builds it): hand it a stub.
-    if not hasattr(aiohttp.ClientResponse, "_output_size"):
-        return
-    original = aiohttp.ClientResponse.__init__
-
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("writer", object()) is None and kwargs.get("stream_writer") is None:
-            kwargs["stream_writer"] = SimpleNamespace(output_size=0)
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(aiohttp.ClientResponse, "__init__", init)
 
 
 def _by_key(group: str, name: str) -> Endpoint:
@@ -289,29 +269,28 @@ def _rendered(ep: Endpoint, values: dict[str, Any]) -> str:
     return path
 
 
-def _client(ep: Endpoint) -> Any:
+def _client(ep: Endpoint, transport: MockTransport | None = None) -> Any:
     if ep.platform == "project":
-        return ProjectClient("pid", "secret", user_key="u", base_url=URL, max_retries=0)
-    return OpenClient("app", "secret", base_url=URL, max_retries=0)
-
-
-def _mock(m: aioresponses, ep: Endpoint) -> None:
-    m.post(PLUGIN_TOKEN_URL, payload=AUTHEN_PAYLOAD, repeat=True)
-    m.post(TENANT_TOKEN_URL, payload=TENANT_PAYLOAD, repeat=True)
-    anything = re.compile(re.escape(URL) + r"/.*")
-    if ep.envelope == "authen":
-        m.add(anything, method=ep.method, payload=AUTHEN_PAYLOAD, repeat=True)
-    elif ep.download:
-        m.add(
-            anything,
-            method=ep.method,
-            body=b"file-bytes",
-            content_type="application/octet-stream",
-            repeat=True,
+        return ProjectClient(
+            "pid", "secret", user_key="u", base_url=URL, max_retries=0, transport=transport
         )
+    return OpenClient("app", "secret", base_url=URL, max_retries=0, transport=transport)
+
+
+def _transport(ep: Endpoint) -> MockTransport:
+    """Tokens from the mock's own token answers; every other request gets a success."""
+    if ep.envelope == "authen":
+        reply = json_reply(AUTHEN_PAYLOAD)
+    elif ep.download:
+        reply = WireReply(200, {"Content-Type": "application/octet-stream"}, b"file-bytes")
     else:
-        ok = PROJECT_OK if ep.platform == "project" else OPEN_OK
-        m.add(anything, method=ep.method, payload=ok, repeat=True)
+        reply = json_reply(PROJECT_OK if ep.platform == "project" else OPEN_OK)
+
+    def answer(request: WireRequest) -> WireReply:
+        assert request.method == ep.method, request
+        return reply
+
+    return MockTransport(answer)
 
 
 def _dummy(tp: Any) -> Any:
@@ -366,8 +345,8 @@ def _missing_required(ep: Endpoint, kwargs: dict[str, Any]) -> list[str]:
     ]
 
 
-async def _invoke(ep: Endpoint, kwargs: dict[str, Any]) -> None:
-    async with _client(ep) as client:
+async def _invoke(ep: Endpoint, kwargs: dict[str, Any], transport: MockTransport) -> None:
+    async with _client(ep, transport) as client:
         method: Callable[..., Any] = getattr(getattr(client, ep.group), ep.name)
         result = method(**kwargs)
         if isinstance(result, Download):
@@ -376,12 +355,11 @@ async def _invoke(ep: Endpoint, kwargs: dict[str, Any]) -> None:
             await result
 
 
-def _calls_to(m: aioresponses, method: str, path: str) -> list[Any]:
+def _calls_to(transport: MockTransport, method: str, path: str) -> list[Seen]:
     return [
-        call
-        for (verb, url), calls in m.requests.items()
-        if verb == method and unquote(url.raw_path) == unquote(path)
-        for call in calls
+        seen
+        for seen in transport.seen
+        if seen.method == method and unquote(seen.path) == unquote(path)
     ]
 
 
@@ -390,39 +368,36 @@ async def test_request_example(ex: Example) -> None:
     ep = _request_endpoint(ex)
     kwargs = _arguments(ep, ex)
     path = _rendered(ep, {**_path_values(ep, ex), **kwargs})
-    with aioresponses() as m:
-        _mock(m, ep)
-        if ex.id in KNOWN_BAD:
-            missing = _missing_required(ep, kwargs)
-            if missing:
-                # omitted required arguments: the generated signature refuses the call outright;
-                # passed as UNSET ("not given"), the SDK's validation refuses it
-                with pytest.raises(TypeError, match="required keyword-only"):
-                    await _invoke(ep, kwargs)
-                kwargs = {**kwargs, **dict.fromkeys(missing, msgspec.UNSET)}
-            with pytest.raises(aiofeishu.RequestValidationError):
-                await _invoke(ep, kwargs)
-            assert not _calls_to(m, ep.method, path), "a refused call must not go out"
-            return
-        await _invoke(ep, kwargs)
-        calls = _calls_to(m, ep.method, path)
-    assert calls, f"no {ep.method} {path} was sent; sent: {list(m.requests)}"
+    transport = _transport(ep)
+    if ex.id in KNOWN_BAD:
+        missing = _missing_required(ep, kwargs)
+        if missing:
+            # omitted required arguments: the generated signature refuses the call outright;
+            # passed as UNSET ("not given"), the SDK's validation refuses it
+            with pytest.raises(TypeError, match="required keyword-only"):
+                await _invoke(ep, kwargs, transport)
+            kwargs = {**kwargs, **dict.fromkeys(missing, msgspec.UNSET)}
+        with pytest.raises(aiofeishu.RequestValidationError):
+            await _invoke(ep, kwargs, transport)
+        assert not _calls_to(transport, ep.method, path), "a refused call must not go out"
+        return
+    await _invoke(ep, kwargs, transport)
+    calls = _calls_to(transport, ep.method, path)
+    assert calls, f"no {ep.method} {path} was sent; sent: {transport.seen}"
     call = calls[-1]  # plugin_token is also fetched for auth when it is the endpoint itself
-    sent_url = next(url for (verb, url), c in m.requests.items() if call in c)
     query = {k: v for k, v in kwargs.items() if k in ep.query_params}
-    assert dict(sent_url.query) == {k: str(v) for k, v in query.items()}
-    headers = call.kwargs["headers"]
+    assert call.query == {k: str(v) for k, v in query.items()}
+    headers = call.headers
     if ep.platform == "project":
         assert ("X-IDEM-UUID" in headers) == ep.writes, headers
     if ep.multipart:
-        assert call.kwargs["data"] is not None  # a multipart form: no JSON body to compare
+        assert call.body is not None  # a multipart form: no JSON body to compare
         return
     consumed = set(ep.path_params) | set(ep.query_params)
     expected = {k: v for k, v in ex.json.items() if k not in consumed}
     assert set(ex.json) <= set(ep.body_params) | consumed, "example keys the SDK would drop"
-    body = call.kwargs["data"]
-    assert body is not None
-    assert json.loads(body) == expected
+    assert call.raw is not None
+    assert call.body == expected
 
 
 def test_known_bad_requests_are_request_examples() -> None:

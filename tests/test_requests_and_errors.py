@@ -1,16 +1,18 @@
-"""What goes on the wire, what comes back, and how failures surface (aiohttp mocked with aioresponses)."""
+"""What goes on the wire, what comes back, and how failures surface.
+
+The clients send through a ScriptedTransport (tests/mock_transport.py): the SDK's own
+transport seam, answering only what each test scripts and recording what was sent.
+"""
 
 from __future__ import annotations
 
 import inspect
-import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import msgspec
 import pytest
-from aioresponses import aioresponses
 
 import aiofeishu
 from aiofeishu import (
@@ -36,6 +38,7 @@ from aiofeishu._base import enc_hook
 from aiofeishu.open import requests as orq
 from aiofeishu.project import models as pm
 from aiofeishu.project import requests as prq
+from tests.mock_transport import ScriptedTransport, json_reply, text_reply
 
 P_URL = "http://feishu.test"
 O_URL = "http://open.test"
@@ -48,34 +51,6 @@ COMMENTS = "/open_api/p1/work_item/story/7/comments"
 OKR_CREATE = "/open-apis/okr/v1/progress_records"
 OKR_GET = "/open-apis/okr/v1/progress_records/rec1"
 TASK_PATCH = "/open-apis/task/v1/tasks/t1"
-
-
-# -- aioresponses on aiohttp 3.14 ----------------------------------------------------------------
-
-
-class _SentStreamWriter:
-    """What aiohttp 3.14 reads from the stream writer of an already-sent request."""
-
-    output_size = 0
-
-
-@pytest.fixture(autouse=True)
-def _aioresponses_stream_writer(monkeypatch: pytest.MonkeyPatch) -> None:
-    # conftest's shim passes stream_writer=None, but aioresponses builds the response with
-    # writer=None, for which aiohttp 3.14 reads `stream_writer.output_size` (AttributeError).
-    current = aiohttp.ClientResponse.__init__
-    needs_writer = getattr(current, "_aiofeishu_shim", False) or (
-        "stream_writer" in inspect.signature(current).parameters
-    )
-    if not needs_writer:
-        return
-
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("stream_writer") is None:
-            kwargs["stream_writer"] = _SentStreamWriter()
-        current(self, *args, **kwargs)
-
-    monkeypatch.setattr(aiohttp.ClientResponse, "__init__", init)
 
 
 @pytest.fixture(autouse=True)
@@ -116,54 +91,46 @@ def project_err(code: int, msg: str = "failed", **err: Any) -> dict[str, Any]:
     }
 
 
-def calls(m: aioresponses, method: str, path: str) -> list[Any]:
-    """Every request sent to `path` (any query string), in order."""
-    return [
-        call
-        for (sent_method, url), sent in m.requests.items()
-        if sent_method == method and url.raw_path == path
-        for call in sent
-    ]
-
-
-def urls(m: aioresponses, method: str, path: str) -> list[Any]:
-    return [
-        url
-        for (sent_method, url), sent in m.requests.items()
-        if sent_method == method and url.raw_path == path
-        for _ in sent
-    ]
-
-
-def body(call: Any) -> Any:
-    data = call.kwargs["data"]
-    assert isinstance(data, bytes)
-    return json.loads(data)
+@pytest.fixture
+def wire() -> ScriptedTransport:
+    """The transport both clients send through: answers only what a test scripts."""
+    return ScriptedTransport()
 
 
 @pytest.fixture
-def m() -> Iterator[aioresponses]:
-    with aioresponses() as mock:
-        yield mock
-
-
-@pytest.fixture
-async def project() -> AsyncIterator[ProjectClient]:
+async def project(wire: ScriptedTransport) -> AsyncIterator[ProjectClient]:
     async with ProjectClient(
-        "pid", "psecret", user_key="u1", base_url=P_URL, retry_backoff=(0.001, 0.002)
+        "pid",
+        "psecret",
+        user_key="u1",
+        base_url=P_URL,
+        retry_backoff=(0.001, 0.002),
+        transport=wire,
     ) as client:
         yield client
 
 
 @pytest.fixture
-async def open_client() -> AsyncIterator[OpenClient]:
-    async with OpenClient("app", "asecret", base_url=O_URL, retry_backoff=(0.001, 0.002)) as client:
+async def open_client(wire: ScriptedTransport) -> AsyncIterator[OpenClient]:
+    async with OpenClient(
+        "app", "asecret", base_url=O_URL, retry_backoff=(0.001, 0.002), transport=wire
+    ) as client:
         yield client
 
 
-def with_tokens(m: aioresponses) -> None:
-    m.post(P_URL + PLUGIN_TOKEN, payload=plugin_token(), repeat=True)
-    m.post(O_URL + TENANT_TOKEN, payload=tenant_token(), repeat=True)
+def with_tokens(wire: ScriptedTransport) -> None:
+    wire.add("POST", PLUGIN_TOKEN, json_reply(plugin_token()), repeat=True)
+    wire.add("POST", TENANT_TOKEN, json_reply(tenant_token()), repeat=True)
+
+
+def query_one(project: ProjectClient, **options: Any) -> Any:
+    """work_items.query of item 1 in p1's stories, with ``options`` as RequestOptions."""
+    return project.work_items.query(
+        project_key="p1",
+        work_item_type_key="story",
+        work_item_ids=[1],
+        request_options=RequestOptions(**options) if options else None,
+    )
 
 
 def text_content() -> dict[str, Any]:
@@ -181,33 +148,33 @@ def text_content() -> dict[str, Any]:
 
 
 async def test_project_call_method_quoted_path_body_and_headers(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    m.post(P_URL + PLUGIN_TOKEN, payload=plugin_token())
+    wire.add("POST", PLUGIN_TOKEN, json_reply(plugin_token()))
     path = "/open_api/p%2F1%20x/work_item/story/query"
-    m.post(P_URL + path, payload=project_ok([]))
+    wire.add("POST", path, json_reply(project_ok([])))
 
     await project.work_items.query(
         project_key="p/1 x", work_item_type_key="story", work_item_ids=[1, 2]
     )
 
-    [token_call] = calls(m, "POST", PLUGIN_TOKEN)
-    assert body(token_call) == {"plugin_id": "pid", "plugin_secret": "psecret", "type": 0}
-    [call] = calls(m, "POST", path)
-    assert body(call) == {"work_item_ids": [1, 2]}  # unset `fields` / `expand` left out
-    assert call.kwargs["headers"] == {
+    [token_call] = wire.sent("POST", PLUGIN_TOKEN)
+    assert token_call.body == {"plugin_id": "pid", "plugin_secret": "psecret", "type": 0}
+    [call] = wire.sent("POST", path)
+    assert call.body == {"work_item_ids": [1, 2]}  # unset `fields` / `expand` left out
+    assert call.headers == {
         "X-PLUGIN-TOKEN": "p-1",
         "X-USER-KEY": "u1",
         "Content-Type": "application/json",
     }
-    assert call.kwargs["params"] is None
+    assert call.query == {}
 
 
 async def test_request_options_user_key_overrides_the_client_header(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, payload=project_ok([]), repeat=True)
+    with_tokens(wire)
+    wire.add("POST", QUERY, json_reply(project_ok([])), repeat=True)
 
     await project.work_items.query(
         project_key="p1",
@@ -217,17 +184,17 @@ async def test_request_options_user_key_overrides_the_client_header(
     )
     await project.work_items.query(project_key="p1", work_item_type_key="story", work_item_ids=[1])
 
-    first, second = calls(m, "POST", QUERY)
-    assert first.kwargs["headers"]["X-USER-KEY"] == "u-override"
-    assert second.kwargs["headers"]["X-USER-KEY"] == "u1"
-    assert body(first) == body(second) == {"work_item_ids": [1]}
+    first, second = wire.sent("POST", QUERY)
+    assert first.headers["X-USER-KEY"] == "u-override"
+    assert second.headers["X-USER-KEY"] == "u1"
+    assert first.body == second.body == {"work_item_ids": [1]}
 
 
 async def test_body_field_named_user_key_stays_out_of_the_header(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + "/open_api/projects", payload=project_ok(["p1"]), repeat=True)
+    with_tokens(wire)
+    wire.add("POST", "/open_api/projects", json_reply(project_ok(["p1"])), repeat=True)
 
     resp = await project.projects.list(user_key="body-user")
     await project.projects.list(
@@ -235,41 +202,44 @@ async def test_body_field_named_user_key_stays_out_of_the_header(
     )
 
     assert resp.data == ["p1"]
-    first, second = calls(m, "POST", "/open_api/projects")
-    assert body(first) == {"user_key": "body-user"}
-    assert first.kwargs["headers"]["X-USER-KEY"] == "u1"
-    assert body(second) == {"user_key": "body-user"}
-    assert second.kwargs["headers"]["X-USER-KEY"] == "header-user"
+    first, second = wire.sent("POST", "/open_api/projects")
+    assert first.body == {"user_key": "body-user"}
+    assert first.headers["X-USER-KEY"] == "u1"
+    assert second.body == {"user_key": "body-user"}
+    assert second.headers["X-USER-KEY"] == "header-user"
 
 
 async def test_user_key_optional_endpoint_sends_no_user_header_without_one(
-    m: aioresponses,
+    wire: ScriptedTransport,
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + "/open_api/user/query", payload=project_ok([]))
-    async with ProjectClient("pid", "psecret", base_url=P_URL) as client:
+    with_tokens(wire)
+    wire.add("POST", "/open_api/user/query", json_reply(project_ok([])))
+    async with ProjectClient("pid", "psecret", base_url=P_URL, transport=wire) as client:
         await client.users.query(user_keys=["u9"])
 
-    [call] = calls(m, "POST", "/open_api/user/query")
-    assert call.kwargs["headers"] == {"X-PLUGIN-TOKEN": "p-1", "Content-Type": "application/json"}
-    assert body(call) == {"user_keys": ["u9"]}
+    [call] = wire.sent("POST", "/open_api/user/query")
+    assert call.headers == {"X-PLUGIN-TOKEN": "p-1", "Content-Type": "application/json"}
+    assert call.body == {"user_keys": ["u9"]}
 
 
-async def test_user_key_required_endpoint_refuses_to_send_without_one(m: aioresponses) -> None:
-    with_tokens(m)
-    async with ProjectClient("pid", "psecret", base_url=P_URL) as client:
+async def test_user_key_required_endpoint_refuses_to_send_without_one(
+    wire: ScriptedTransport,
+) -> None:
+    with_tokens(wire)
+    async with ProjectClient("pid", "psecret", base_url=P_URL, transport=wire) as client:
         with pytest.raises(ConfigurationError, match="user key"):
             await client.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-    assert calls(m, "POST", FILTER) == []
+    assert wire.sent("POST", FILTER) == []
 
 
 async def test_open_call_bearer_token_and_query_params(
-    m: aioresponses, open_client: OpenClient
+    wire: ScriptedTransport, open_client: OpenClient
 ) -> None:
-    m.post(O_URL + TENANT_TOKEN, payload=tenant_token())
-    m.post(
-        O_URL + OKR_CREATE + "?user_id_type=open_id",
-        payload={"code": 0, "msg": "success", "data": {"progress_id": "rec1"}},
+    wire.add("POST", TENANT_TOKEN, json_reply(tenant_token()))
+    wire.add(
+        "POST",
+        OKR_CREATE,
+        json_reply({"code": 0, "msg": "success", "data": {"progress_id": "rec1"}}),
     )
 
     resp = await open_client.okr.create_progress_record(
@@ -282,19 +252,17 @@ async def test_open_call_bearer_token_and_query_params(
     )
 
     assert resp.data.progress_id == "rec1"
-    [token_call] = calls(m, "POST", TENANT_TOKEN)
-    assert body(token_call) == {"app_id": "app", "app_secret": "asecret"}
-    assert token_call.kwargs["headers"] == {"Content-Type": "application/json; charset=utf-8"}
-    [url] = urls(m, "POST", OKR_CREATE)
-    assert url.query == {"user_id_type": "open_id"}
-    [call] = calls(m, "POST", OKR_CREATE)
-    assert call.kwargs["params"] == {"user_id_type": "open_id"}
-    assert call.kwargs["headers"] == {
+    [token_call] = wire.sent("POST", TENANT_TOKEN)
+    assert token_call.body == {"app_id": "app", "app_secret": "asecret"}
+    assert token_call.headers == {"Content-Type": "application/json; charset=utf-8"}
+    [call] = wire.sent("POST", OKR_CREATE)
+    assert call.query == {"user_id_type": "open_id"}
+    assert call.headers == {
         "Authorization": "Bearer t-1",
         "Content-Type": "application/json; charset=utf-8",
     }
     # Query params stay out of the body; unset optionals are omitted.
-    assert body(call) == {
+    assert call.body == {
         "source_title": "CI",
         "source_url": "https://ci.example/1",
         "target_id": "kr1",
@@ -304,32 +272,32 @@ async def test_open_call_bearer_token_and_query_params(
 
 
 async def test_get_endpoints_send_no_body(
-    m: aioresponses, project: ProjectClient, open_client: OpenClient
+    wire: ScriptedTransport, project: ProjectClient, open_client: OpenClient
 ) -> None:
-    with_tokens(m)
-    m.get(O_URL + "/open-apis/okr/v1/progress_records/a%2Fb", payload={"code": 0, "data": {}})
-    m.get(P_URL + "/open_api/p1/work_item/story/meta", payload=project_ok([]))
+    with_tokens(wire)
+    wire.add("GET", "/open-apis/okr/v1/progress_records/a%2Fb", json_reply({"code": 0, "data": {}}))
+    wire.add("GET", "/open_api/p1/work_item/story/meta", json_reply(project_ok([])))
 
     await open_client.okr.get_progress_record(progress_id="a/b")
     await project.work_items.meta(project_key="p1", work_item_type_key="story")
 
-    [okr_call] = calls(m, "GET", "/open-apis/okr/v1/progress_records/a%2Fb")
-    [meta_call] = calls(m, "GET", "/open_api/p1/work_item/story/meta")
-    assert okr_call.kwargs["data"] is None
-    assert okr_call.kwargs["params"] is None
-    assert okr_call.kwargs["headers"]["Authorization"] == "Bearer t-1"
-    assert meta_call.kwargs["data"] is None
-    assert meta_call.kwargs["headers"]["X-PLUGIN-TOKEN"] == "p-1"
+    [okr_call] = wire.sent("GET", "/open-apis/okr/v1/progress_records/a%2Fb")
+    [meta_call] = wire.sent("GET", "/open_api/p1/work_item/story/meta")
+    assert okr_call.raw is None
+    assert okr_call.query == {}
+    assert okr_call.headers["Authorization"] == "Bearer t-1"
+    assert meta_call.raw is None
+    assert meta_call.headers["X-PLUGIN-TOKEN"] == "p-1"
 
 
 # -- 2. nested values: Structs or dicts ----------------------------------------------------------
 
 
 async def test_field_value_pairs_as_structs_or_dicts_give_the_same_wire_json(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + CREATE, payload=project_ok(42), repeat=True)
+    with_tokens(wire)
+    wire.add("POST", CREATE, json_reply(project_ok(42)), repeat=True)
 
     resp = await project.work_items.create(
         project_key="p1",
@@ -349,7 +317,7 @@ async def test_field_value_pairs_as_structs_or_dicts_give_the_same_wire_json(
     )
 
     assert resp.data == 42
-    mixed, flipped = calls(m, "POST", CREATE)
+    mixed, flipped = wire.sent("POST", CREATE)
     expected = {
         "work_item_type_key": "story",  # a body member of this endpoint, not a path param
         "field_value_pairs": [
@@ -357,16 +325,16 @@ async def test_field_value_pairs_as_structs_or_dicts_give_the_same_wire_json(
             {"field_key": "name", "field_value": "x"},
         ],
     }
-    assert body(mixed) == body(flipped) == expected
-    assert mixed.kwargs["headers"]["X-IDEM-UUID"]  # a write
-    assert mixed.kwargs["headers"]["X-IDEM-UUID"] != flipped.kwargs["headers"]["X-IDEM-UUID"]
+    assert mixed.body == flipped.body == expected
+    assert mixed.headers["X-IDEM-UUID"]  # a write
+    assert mixed.headers["X-IDEM-UUID"] != flipped.headers["X-IDEM-UUID"]
 
 
 async def test_okr_content_structs_go_out_with_camel_case_wire_keys(
-    m: aioresponses, open_client: OpenClient
+    wire: ScriptedTransport, open_client: OpenClient
 ) -> None:
-    with_tokens(m)
-    m.post(O_URL + OKR_CREATE, payload={"code": 0, "msg": "success", "data": {}}, repeat=True)
+    with_tokens(wire)
+    wire.add("POST", OKR_CREATE, json_reply({"code": 0, "msg": "success", "data": {}}), repeat=True)
     content = orq.ContentBlock(
         blocks=[
             orq.ContentBlockElement(
@@ -388,7 +356,7 @@ async def test_okr_content_structs_go_out_with_camel_case_wire_keys(
             )
         ]
     )
-    wire = {
+    wire_json = {
         "blocks": [
             {
                 "type": "paragraph",
@@ -415,12 +383,12 @@ async def test_okr_content_structs_go_out_with_camel_case_wire_keys(
     }
 
     await open_client.okr.create_progress_record(content=content, **args)
-    await open_client.okr.create_progress_record(content=wire, **args)
+    await open_client.okr.create_progress_record(content=wire_json, **args)
 
-    from_structs, from_dict = calls(m, "POST", OKR_CREATE)
-    assert body(from_structs)["content"] == wire
-    assert body(from_dict) == body(from_structs)
-    raw = from_structs.kwargs["data"]
+    from_structs, from_dict = wire.sent("POST", OKR_CREATE)
+    assert from_structs.body["content"] == wire_json
+    assert from_dict.body == from_structs.body
+    raw = from_structs.raw
     for snake in (b"text_run", b"strike_through", b"indent_level"):
         assert snake not in raw
 
@@ -548,13 +516,13 @@ INVALID: list[tuple[str, Call, str]] = [
     [pytest.param(call, path, id=name) for name, call, path in INVALID],
 )
 async def test_invalid_arguments_raise_before_anything_is_sent(
-    m: aioresponses,
+    wire: ScriptedTransport,
     project: ProjectClient,
     open_client: OpenClient,
     call: Call,
     field_path: str,
 ) -> None:
-    # No routes at all: had anything been sent, it would show in m.requests.
+    # No routes at all: had anything been sent, it would show in wire.seen.
     with pytest.raises(RequestValidationError) as info:
         result = call(project, open_client)
         if inspect.isawaitable(result):
@@ -565,11 +533,11 @@ async def test_invalid_arguments_raise_before_anything_is_sent(
     assert err.field_path == field_path
     assert f"`{field_path}`" in str(err)
     assert err.endpoint in str(err)
-    assert m.requests == {}
+    assert wire.seen == []
 
 
 async def test_unencodable_argument_is_a_validation_error(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
     with pytest.raises(RequestValidationError):
         await project.work_items.create(
@@ -577,7 +545,7 @@ async def test_unencodable_argument_is_a_validation_error(
             work_item_type_key="story",
             name=object(),  # type: ignore[arg-type]
         )
-    assert m.requests == {}
+    assert wire.seen == []
 
 
 # -- 4. error mapping ----------------------------------------------------------------------------
@@ -594,23 +562,19 @@ PROJECT_ERRORS = [
 
 @pytest.mark.parametrize(("status", "code", "cls"), PROJECT_ERRORS)
 async def test_project_error_status_and_code_map_to_classes(
-    m: aioresponses, project: ProjectClient, status: int, code: int, cls: type[APIError]
+    wire: ScriptedTransport, project: ProjectClient, status: int, code: int, cls: type[APIError]
 ) -> None:
-    with_tokens(m)
-    m.post(
-        P_URL + QUERY,
-        status=status,
-        payload=project_err(code, "docs message"),
-        headers={"X-Tt-Logid": "log-hdr"},
+    with_tokens(wire)
+    wire.add(
+        "POST",
+        QUERY,
+        json_reply(
+            project_err(code, "docs message"), status=status, headers={"X-Tt-Logid": "log-hdr"}
+        ),
     )
 
     with pytest.raises(cls) as info:
-        await project.work_items.query(
-            project_key="p1",
-            work_item_type_key="story",
-            work_item_ids=[1],
-            request_options=RequestOptions(max_retries=0),
-        )
+        await query_one(project, max_retries=0)
 
     err = info.value
     assert type(err) is cls
@@ -622,19 +586,17 @@ async def test_project_error_status_and_code_map_to_classes(
     assert err.detail == {"code": code, "msg": "docs message"}
     assert str(code) in str(err)
     assert "log-hdr" in str(err)
-    assert len(calls(m, "POST", QUERY)) == 1
+    assert len(wire.sent("POST", QUERY)) == 1
 
 
 async def test_not_found_error_carries_the_docs_hint(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, status=404, payload=project_err(30005, "WorkItem Not Found"))
+    with_tokens(wire)
+    wire.add("POST", QUERY, json_reply(project_err(30005, "WorkItem Not Found"), status=404))
 
     with pytest.raises(NotFoundError) as info:
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
     assert info.value.hint is not None
     assert "工作项未找到" in info.value.hint
@@ -642,67 +604,66 @@ async def test_not_found_error_carries_the_docs_hint(
 
 
 async def test_log_id_from_the_body_when_there_is_no_header(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, status=400, payload=project_err(20006, log_id="log-body"))
-    m.post(
-        P_URL + QUERY,
-        status=400,
-        payload=project_err(20006, log_id="log-body"),
-        headers={"X-Tt-Logid": "log-hdr"},
+    with_tokens(wire)
+    wire.add("POST", QUERY, json_reply(project_err(20006, log_id="log-body"), status=400))
+    wire.add(
+        "POST",
+        QUERY,
+        json_reply(
+            project_err(20006, log_id="log-body"), status=400, headers={"X-Tt-Logid": "log-hdr"}
+        ),
     )
 
     for expected in ("log-body", "log-hdr"):
         with pytest.raises(BadRequestError) as info:
-            await project.work_items.query(
-                project_key="p1", work_item_type_key="story", work_item_ids=[1]
-            )
+            await query_one(project)
         assert info.value.log_id == expected
 
 
 async def test_rejected_plugin_token_is_renewed_once_then_authentication_error(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    m.post(P_URL + PLUGIN_TOKEN, payload=plugin_token("p-1"))
-    m.post(P_URL + PLUGIN_TOKEN, payload=plugin_token("p-2"))
-    m.post(P_URL + QUERY, status=401, payload=project_err(10022, "Check Token Failed"), repeat=True)
+    wire.add("POST", PLUGIN_TOKEN, json_reply(plugin_token("p-1")))
+    wire.add("POST", PLUGIN_TOKEN, json_reply(plugin_token("p-2")))
+    wire.add(
+        "POST", QUERY, json_reply(project_err(10022, "Check Token Failed"), status=401), repeat=True
+    )
 
     with pytest.raises(AuthenticationError) as info:
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
     assert (info.value.status, info.value.code) == (401, 10022)
-    assert len(calls(m, "POST", PLUGIN_TOKEN)) == 2
-    sent = calls(m, "POST", QUERY)
-    assert [c.kwargs["headers"]["X-PLUGIN-TOKEN"] for c in sent] == ["p-1", "p-2"]
+    assert len(wire.sent("POST", PLUGIN_TOKEN)) == 2
+    sent = wire.sent("POST", QUERY)
+    assert [c.headers["X-PLUGIN-TOKEN"] for c in sent] == ["p-1", "p-2"]
 
 
 async def test_rejected_plugin_token_renewal_lets_the_call_succeed(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    m.post(P_URL + PLUGIN_TOKEN, payload=plugin_token("p-1"))
-    m.post(P_URL + PLUGIN_TOKEN, payload=plugin_token("p-2"))
-    m.post(P_URL + QUERY, status=401, payload=project_err(10022, "Check Token Failed"))
-    m.post(P_URL + QUERY, payload=project_ok([{"id": 1}]))
+    wire.add("POST", PLUGIN_TOKEN, json_reply(plugin_token("p-1")))
+    wire.add("POST", PLUGIN_TOKEN, json_reply(plugin_token("p-2")))
+    wire.add("POST", QUERY, json_reply(project_err(10022, "Check Token Failed"), status=401))
+    wire.add("POST", QUERY, json_reply(project_ok([{"id": 1}])))
 
-    resp = await project.work_items.query(
-        project_key="p1", work_item_type_key="story", work_item_ids=[1]
-    )
+    resp = await query_one(project)
 
     assert resp.data[0].id == 1
-    assert len(calls(m, "POST", PLUGIN_TOKEN)) == 2
+    assert len(wire.sent("POST", PLUGIN_TOKEN)) == 2
 
 
 async def test_open_platform_error_code_maps_and_reads_log_id_from_the_body(
-    m: aioresponses, open_client: OpenClient
+    wire: ScriptedTransport, open_client: OpenClient
 ) -> None:
-    with_tokens(m)
-    m.patch(
-        O_URL + TASK_PATCH + "?user_id_type=open_id",
-        status=400,
-        payload={"code": 1470400, "msg": "bad params", "error": {"log_id": "open-log"}},
+    with_tokens(wire)
+    wire.add(
+        "PATCH",
+        TASK_PATCH,
+        json_reply(
+            {"code": 1470400, "msg": "bad params", "error": {"log_id": "open-log"}}, status=400
+        ),
     )
 
     with pytest.raises(BadRequestError) as info:
@@ -716,48 +677,49 @@ async def test_open_platform_error_code_maps_and_reads_log_id_from_the_body(
     assert (err.method, err.path) == ("PATCH", TASK_PATCH)
     assert err.log_id == "open-log"
     assert err.hint  # the docs' advice for 1470400
-    assert len(calls(m, "PATCH", TASK_PATCH)) == 1
+    assert len(wire.sent("PATCH", TASK_PATCH)) == 1
 
 
 async def test_open_platform_invalid_token_code_renews_the_tenant_token(
-    m: aioresponses, open_client: OpenClient
+    wire: ScriptedTransport, open_client: OpenClient
 ) -> None:
-    m.post(O_URL + TENANT_TOKEN, payload=tenant_token("t-1"))
-    m.post(O_URL + TENANT_TOKEN, payload=tenant_token("t-2"))
-    m.get(
-        O_URL + OKR_GET,
-        status=400,
-        payload={"code": 99991663, "msg": "Invalid access token for authorization."},
+    wire.add("POST", TENANT_TOKEN, json_reply(tenant_token("t-1")))
+    wire.add("POST", TENANT_TOKEN, json_reply(tenant_token("t-2")))
+    wire.add(
+        "GET",
+        OKR_GET,
+        json_reply(
+            {"code": 99991663, "msg": "Invalid access token for authorization."}, status=400
+        ),
     )
-    m.get(O_URL + OKR_GET, payload={"code": 0, "msg": "success", "data": {"progress_id": "rec1"}})
+    wire.add(
+        "GET", OKR_GET, json_reply({"code": 0, "msg": "success", "data": {"progress_id": "rec1"}})
+    )
 
     resp = await open_client.okr.get_progress_record(progress_id="rec1")
 
     assert resp.data.progress_id == "rec1"
-    assert len(calls(m, "POST", TENANT_TOKEN)) == 2
-    sent = calls(m, "GET", OKR_GET)
-    assert [c.kwargs["headers"]["Authorization"] for c in sent] == ["Bearer t-1", "Bearer t-2"]
+    assert len(wire.sent("POST", TENANT_TOKEN)) == 2
+    sent = wire.sent("GET", OKR_GET)
+    assert [c.headers["Authorization"] for c in sent] == ["Bearer t-1", "Bearer t-2"]
 
 
 # -- 5. non-JSON / broken responses, retries -----------------------------------------------------
 
 
 async def test_html_502_from_a_gateway_is_retried_then_a_feishu_error(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(
-        P_URL + QUERY,
-        status=502,
-        body="<html>Bad Gateway</html>",
-        content_type="text/html",
+    with_tokens(wire)
+    wire.add(
+        "POST",
+        QUERY,
+        text_reply("<html>Bad Gateway</html>", status=502, content_type="text/html"),
         repeat=True,
     )
 
     with pytest.raises(FeishuError) as info:
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
     err = info.value
     assert isinstance(err, ServerError)
@@ -765,133 +727,117 @@ async def test_html_502_from_a_gateway_is_retried_then_a_feishu_error(
     assert err.status == 502
     assert "502" in str(err)
     assert "<html>Bad Gateway</html>" in str(err)
-    assert len(calls(m, "POST", QUERY)) == 1 + project.max_retries
+    assert len(wire.sent("POST", QUERY)) == 1 + project.max_retries
 
 
 async def test_html_with_status_200_is_an_invalid_response(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, body="<html>Login</html>", content_type="text/html", repeat=True)
+    with_tokens(wire)
+    wire.add("POST", QUERY, text_reply("<html>Login</html>", content_type="text/html"), repeat=True)
 
     with pytest.raises(InvalidResponseError) as info:
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
     err = info.value
     assert (err.status, err.method, err.path) == (200, "POST", QUERY)
     assert "<html>Login</html>" in err.excerpt
-    assert len(calls(m, "POST", QUERY)) == 1
+    assert len(wire.sent("POST", QUERY)) == 1
 
 
 async def test_json_that_does_not_fit_the_response_is_an_invalid_response(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, payload=project_ok("not a list of work items"))
+    with_tokens(wire)
+    wire.add("POST", QUERY, json_reply(project_ok("not a list of work items")))
 
     with pytest.raises(InvalidResponseError, match="does not match"):
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
 
 async def test_connection_error_is_retried_then_feishu_connection_error(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, exception=aiohttp.ClientConnectionError("reset by peer"), repeat=True)
+    with_tokens(wire)
+    wire.add("POST", QUERY, FeishuConnectionError(f"POST {QUERY}: reset by peer"), repeat=True)
 
     with pytest.raises(FeishuConnectionError) as info:
-        await project.work_items.query(
-            project_key="p1",
-            work_item_type_key="story",
-            work_item_ids=[1],
-            request_options=RequestOptions(max_retries=2),
-        )
+        await query_one(project, max_retries=2)
 
     assert not isinstance(info.value, FeishuTimeoutError)
-    # No chained aiohttp exception: its request_info would carry the request's headers.
+    # Nothing chained on the way up (an aiohttp cause's request_info carries the headers).
     assert info.value.__cause__ is None and info.value.__context__ is None
     assert "reset by peer" in str(info.value)
-    assert len(calls(m, "POST", QUERY)) == 3
+    assert len(wire.sent("POST", QUERY)) == 3
 
 
-async def test_timeout_is_feishu_timeout_error(m: aioresponses, project: ProjectClient) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, exception=TimeoutError(), repeat=True)
+async def test_timeout_is_feishu_timeout_error(
+    wire: ScriptedTransport, project: ProjectClient
+) -> None:
+    with_tokens(wire)
+    wire.add("POST", QUERY, FeishuTimeoutError(f"POST {QUERY}: no answer in 30s"), repeat=True)
 
     with pytest.raises(FeishuTimeoutError) as info:
-        await project.work_items.query(
-            project_key="p1",
-            work_item_type_key="story",
-            work_item_ids=[1],
-            request_options=RequestOptions(max_retries=1),
-        )
+        await query_one(project, max_retries=1)
 
     assert isinstance(info.value, FeishuConnectionError)
-    assert len(calls(m, "POST", QUERY)) == 2
+    assert len(wire.sent("POST", QUERY)) == 2
 
 
 async def test_server_errors_on_reads_are_retried_up_to_max_retries(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, status=500, payload=project_err(50006), repeat=True)
+    with_tokens(wire)
+    wire.add("POST", QUERY, json_reply(project_err(50006), status=500), repeat=True)
 
     with pytest.raises(ServerError):
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
 
     assert project.max_retries == 3
-    assert len(calls(m, "POST", QUERY)) == 4
+    assert len(wire.sent("POST", QUERY)) == 4
 
 
 async def test_a_retried_read_returns_once_the_server_recovers(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, status=500, payload=project_err(50006))
-    m.post(P_URL + QUERY, status=429, payload=project_err(10429))
-    m.post(P_URL + QUERY, payload=project_ok([{"id": 5}]))
+    with_tokens(wire)
+    wire.add("POST", QUERY, json_reply(project_err(50006), status=500))
+    wire.add("POST", QUERY, json_reply(project_err(10429), status=429))
+    wire.add("POST", QUERY, json_reply(project_ok([{"id": 5}])))
 
     resp = await project.work_items.query(
         project_key="p1", work_item_type_key="story", work_item_ids=[5]
     )
 
     assert resp.data[0].id == 5
-    assert len(calls(m, "POST", QUERY)) == 3
+    assert len(wire.sent("POST", QUERY)) == 3
 
 
 async def test_a_400_is_never_retried(
-    m: aioresponses, project: ProjectClient, open_client: OpenClient
+    wire: ScriptedTransport, project: ProjectClient, open_client: OpenClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, status=400, payload=project_err(20006), repeat=True)
-    m.get(O_URL + OKR_GET, status=400, payload={"code": 1001001, "msg": "bad"}, repeat=True)
+    with_tokens(wire)
+    wire.add("POST", QUERY, json_reply(project_err(20006), status=400), repeat=True)
+    wire.add("GET", OKR_GET, json_reply({"code": 1001001, "msg": "bad"}, status=400), repeat=True)
 
     with pytest.raises(BadRequestError):
-        await project.work_items.query(
-            project_key="p1", work_item_type_key="story", work_item_ids=[1]
-        )
+        await query_one(project)
     with pytest.raises(APIError):
         await open_client.okr.get_progress_record(progress_id="rec1")
 
-    assert len(calls(m, "POST", QUERY)) == 1
-    assert len(calls(m, "GET", OKR_GET)) == 1
+    assert len(wire.sent("POST", QUERY)) == 1
+    assert len(wire.sent("GET", OKR_GET)) == 1
 
 
 async def test_open_platform_writes_are_not_retried_on_server_errors(
-    m: aioresponses, open_client: OpenClient
+    wire: ScriptedTransport, open_client: OpenClient
 ) -> None:
     # Open Platform writes carry no idempotency key, so a resend could apply twice.
-    with_tokens(m)
-    m.patch(
-        O_URL + TASK_PATCH + "?user_id_type=open_id",
-        status=500,
-        payload={"code": 1470603, "msg": "internal"},
+    with_tokens(wire)
+    wire.add(
+        "PATCH",
+        TASK_PATCH,
+        json_reply({"code": 1470603, "msg": "internal"}, status=500),
         repeat=True,
     )
 
@@ -900,16 +846,16 @@ async def test_open_platform_writes_are_not_retried_on_server_errors(
             task_id="t1", user_id_type="open_id", task={"summary": "s"}, update_fields=["summary"]
         )
 
-    assert len(calls(m, "PATCH", TASK_PATCH)) == 1
+    assert len(wire.sent("PATCH", TASK_PATCH)) == 1
 
 
 # -- 6. response decoding ------------------------------------------------------------------------
 
 
 async def test_unknown_members_and_enum_values_decode_and_raw_json_keeps_them(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
+    with_tokens(wire)
     payload = project_ok(
         [
             {
@@ -933,11 +879,9 @@ async def test_unknown_members_and_enum_values_decode_and_raw_json_keeps_them(
         ],
         request_trace={"region": "cn"},
     )
-    m.post(P_URL + QUERY, payload=payload)
+    wire.add("POST", QUERY, json_reply(payload))
 
-    resp = await project.work_items.query(
-        project_key="p1", work_item_type_key="story", work_item_ids=[1]
-    )
+    resp = await query_one(project)
 
     item = resp.data[0]
     assert (item.id, item.name, item.pattern) == (1, "story one", "Hybrid")
@@ -958,9 +902,9 @@ def test_typed_value_of_built_pairs() -> None:
 
 
 async def test_okr_blocks_of_unknown_types_decode_and_reencode_unchanged(
-    m: aioresponses, open_client: OpenClient
+    wire: ScriptedTransport, open_client: OpenClient
 ) -> None:
-    with_tokens(m)
+    with_tokens(wire)
     data = {
         "progress_id": "rec1",
         "modify_time": "1700000000000",
@@ -983,7 +927,7 @@ async def test_okr_blocks_of_unknown_types_decode_and_reencode_unchanged(
         },
         "progress_rate": {"percent": 50.0, "status": 7},
     }
-    m.get(O_URL + OKR_GET, payload={"code": 0, "msg": "success", "data": data})
+    wire.add("GET", OKR_GET, json_reply({"code": 0, "msg": "success", "data": data}))
 
     resp = await open_client.okr.get_progress_record(progress_id="rec1")
 
@@ -1014,12 +958,12 @@ def work_item_page(start: int, count: int, page_num: int, **pagination: Any) -> 
 
 
 async def test_filter_iterates_every_item_across_pages_and_stops_on_a_short_page(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + FILTER, payload=work_item_page(0, 200, 1))
-    m.post(P_URL + FILTER, payload=work_item_page(200, 200, 2))
-    m.post(P_URL + FILTER, payload=work_item_page(400, 5, 3))
+    with_tokens(wire)
+    wire.add("POST", FILTER, json_reply(work_item_page(0, 200, 1)))
+    wire.add("POST", FILTER, json_reply(work_item_page(200, 200, 2)))
+    wire.add("POST", FILTER, json_reply(work_item_page(400, 5, 3)))
     # No fourth route: asking for page 4 would fail the test with a connection error.
 
     ids = [
@@ -1028,35 +972,35 @@ async def test_filter_iterates_every_item_across_pages_and_stops_on_a_short_page
     ]
 
     assert ids == list(range(405))
-    sent = [body(c) for c in calls(m, "POST", FILTER)]
+    sent = [c.body for c in wire.sent("POST", FILTER)]
     assert [(b["page_num"], b["page_size"]) for b in sent] == [(1, 200), (2, 200), (3, 200)]
     assert all(b["work_item_type_keys"] == ["story"] for b in sent)
 
 
 async def test_awaiting_a_paginated_call_fetches_one_page_as_given(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + FILTER, payload=work_item_page(0, 200, 1, total=1000))
+    with_tokens(wire)
+    wire.add("POST", FILTER, json_reply(work_item_page(0, 200, 1, total=1000)))
 
     page = await project.work_items.filter(project_key="p1", work_item_type_keys=["story"])
 
     assert len(page.data) == 200
     assert page.pagination.total == 1000
-    [call] = calls(m, "POST", FILTER)
-    assert body(call) == {"work_item_type_keys": ["story"]}
+    [call] = wire.sent("POST", FILTER)
+    assert call.body == {"work_item_type_keys": ["story"]}
 
 
 async def test_comments_list_pages_through_query_params(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
+    with_tokens(wire)
 
     def comments(*ids: int) -> dict[str, Any]:
         return project_ok([{"id": i, "content": f"c{i}"} for i in ids])
 
-    m.get(P_URL + COMMENTS + "?page_num=1&page_size=2", payload=comments(1, 2))
-    m.get(P_URL + COMMENTS + "?page_num=2&page_size=2", payload=comments(3))
+    wire.add("GET", COMMENTS, json_reply(comments(1, 2)))
+    wire.add("GET", COMMENTS, json_reply(comments(3)))
 
     got = [
         c.id
@@ -1066,22 +1010,19 @@ async def test_comments_list_pages_through_query_params(
     ]
 
     assert got == [1, 2, 3]
-    sent = calls(m, "GET", COMMENTS)
-    assert [c.kwargs["params"] for c in sent] == [
+    sent = wire.sent("GET", COMMENTS)
+    assert [c.query for c in sent] == [
         {"page_size": "2", "page_num": "1"},
         {"page_size": "2", "page_num": "2"},
     ]
-    assert all(c.kwargs["data"] is None for c in sent)
+    assert all(c.raw is None for c in sent)
 
 
 async def test_comments_list_pages_default_to_the_largest_page(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.get(
-        P_URL + COMMENTS + "?page_num=1&page_size=200",
-        payload=project_ok([{"id": 1}], pagination={"total": 1}),
-    )
+    with_tokens(wire)
+    wire.add("GET", COMMENTS, json_reply(project_ok([{"id": 1}], pagination={"total": 1})))
 
     pages = [
         page
@@ -1091,15 +1032,15 @@ async def test_comments_list_pages_default_to_the_largest_page(
     ]
 
     assert len(pages) == 1
-    [call] = calls(m, "GET", COMMENTS)
-    assert call.kwargs["params"] == {"page_size": "200", "page_num": "1"}
+    [call] = wire.sent("GET", COMMENTS)
+    assert call.query == {"page_size": "200", "page_num": "1"}
 
 
 async def test_filter_refuses_to_page_past_the_documented_result_cap(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + FILTER, payload=work_item_page(0, 200, 1, total=200_001), repeat=True)
+    with_tokens(wire)
+    wire.add("POST", FILTER, json_reply(work_item_page(0, 200, 1, total=200_001)), repeat=True)
 
     seen: list[Any] = []
     with pytest.raises(ResultLimitError, match="200000"):
@@ -1109,7 +1050,7 @@ async def test_filter_refuses_to_page_past_the_documented_result_cap(
             seen.append(item)
 
     assert seen == []
-    assert len(calls(m, "POST", FILTER)) == 1
+    assert len(wire.sent("POST", FILTER)) == 1
 
 
 # -- 8. the endpoint registry --------------------------------------------------------------------

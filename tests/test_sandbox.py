@@ -25,6 +25,7 @@ from aiofeishu.open.endpoints import ALL as OPEN_ENDPOINTS
 from aiofeishu.project.doc_responses import RESPONSES as PROJECT_EXAMPLES
 from aiofeishu.project.endpoints import ALL as PROJECT_ENDPOINTS
 from aiofeishu.sandbox import Faults, Sandbox, SandboxConfig
+from tests.sandbox_timing import margin_for
 
 PLUGIN_TOKEN = "/open_api/authen/plugin_token"
 
@@ -156,7 +157,12 @@ async def test_validation_errors_reach_the_sdk_with_code_and_hint(sb: Sandbox) -
 # -- rate limits and idempotency -------------------------------------------------------------
 
 
-async def test_a_burst_beyond_the_window_gets_429(sb: Sandbox) -> None:
+async def test_a_burst_beyond_the_window_gets_429() -> None:
+    async with Sandbox(threaded=True) as sb:  # 15 per second: the burst fits in the window
+        await _burst_gets_429(sb)
+
+
+async def _burst_gets_429(sb: Sandbox) -> None:
     token = await plugin_token(sb)
     headers = {"X-PLUGIN-TOKEN": token, "X-USER-KEY": "u"}
     results = await asyncio.gather(
@@ -167,15 +173,18 @@ async def test_a_burst_beyond_the_window_gets_429(sb: Sandbox) -> None:
     assert all(status == 429 for status, body, _ in results if body["err_code"] == 10429)
 
 
-async def test_the_sdk_never_exceeds_the_sandbox_windows(sb: Sandbox) -> None:
-    # 5 % margin: a 200 ms window leaves little room for loopback jitter between the
-    # client's departure times and the server's arrival times.
-    async with sb.project_client(rate_limit_margin=0.05) as client:
-        await asyncio.gather(*(new_item(client, sb, f"n{i}") for i in range(60)))
-    period = 1 / sb.config.time_scale
-    assert sb.server.rejected_429 == 0
-    assert sb.server.max_in_window("work_items.create", period) <= 15
-    assert len(sb.state.work_items) == 60
+async def test_the_sdk_never_exceeds_the_sandbox_windows() -> None:
+    # The server on its own thread, the client's windows stretched by the arrival-stamp lag
+    # a loaded machine shows (tests/sandbox_timing.py): what is asserted is counted by the
+    # server, and a client that ignored the windows would overrun by a whole burst. The
+    # schedule itself is asserted exactly on virtual time (tests/test_rate_schedule.py).
+    async with Sandbox(threaded=True, time_scale=2) as sb:
+        async with sb.project_client(rate_limit_margin=margin_for(sb)) as client:
+            await asyncio.gather(*(new_item(client, sb, f"n{i}") for i in range(45)))
+        period = 1 / sb.config.time_scale
+        assert sb.server.rejected_429 == 0
+        assert sb.server.max_in_window("work_items.create", period) <= 15
+        assert len(sb.state.work_items) == 45
 
 
 async def test_a_repeated_idempotency_key_replays_the_first_answer(sb: Sandbox) -> None:

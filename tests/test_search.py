@@ -24,7 +24,7 @@ from aiofeishu.search import (
     and_,
     or_,
 )
-from tests.fake_server import FakeFeishu
+from tests.mock_transport import MockTransport, ok
 
 EXAMPLES = Path(__file__).parent.parent / "specs" / "examples" / "feishu-project"
 
@@ -135,21 +135,16 @@ def test_ordinary_fields_accept_any_value_and_null_checks() -> None:
     }
 
 
-async def test_a_built_group_goes_on_the_wire_unchanged(fake: FakeFeishu) -> None:
+async def test_a_built_group_goes_on_the_wire_unchanged() -> None:
     path = "/open_api/p1/work_item/story/search/params"
-
-    @fake.on("POST", path)
-    async def search_params(request: Any, ctx: dict[str, Any]) -> Any:
-        return {
-            "data": [],
-            "pagination": {"page_num": 1, "page_size": 50, "total": 0},
-            "err_code": 0,
-        }
-
+    page = {"page_num": 1, "page_size": 50, "total": 0}
+    transport = MockTransport(lambda request: ok([], pagination=page))
     group = and_(WORK_ITEM_ID.has_any_of([12345, 45678]))
-    async with ProjectClient("plugin", "secret", user_key="u", base_url=fake.url) as client:
+    async with ProjectClient(
+        "plugin", "secret", user_key="u", base_url="http://feishu.test", transport=transport
+    ) as client:
         await client.work_items.search_by_params(
             project_key="p1", work_item_type_key="story", search_group=group, page_size=50
         )
-    [seen] = fake.calls(path)
+    [seen] = transport.calls(path)
     assert seen.body["search_group"] == doc_search_group("08-格式说明-4", 7)

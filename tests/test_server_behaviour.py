@@ -1,170 +1,147 @@
-"""Runtime behaviour against an in-process server: tokens, limits, retries, cancellation, logs."""
+"""Runtime behaviour against a server: tokens, idempotency, retries, refusals, logs.
+
+Scripted conversations go through the SDK's transport seam (tests/mock_transport.py);
+what needs a real server — a connection dropped after the write committed, a refused
+port — runs against the sandbox on its own thread, or a real socket. The rate schedule
+is tested on virtual time (tests/test_rate_schedule.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import socket
 from typing import Any
 
 import pytest
 
-from aiofeishu import (
-    FeishuConnectionError,
-    NotFoundError,
-    ProjectClient,
-    RateLimitError,
-    RequestOptions,
-    ServerError,
+from aiofeishu import FeishuConnectionError, NotFoundError, ProjectClient, RequestOptions
+from aiofeishu._memory_store import MemoryStore
+from aiofeishu._transport import WireReply, WireRequest
+from aiofeishu.sandbox import Faults, Sandbox
+from tests.mock_transport import (
+    PLUGIN_TOKEN_PATH,
+    MockTransport,
+    Routes,
+    json_reply,
+    ok,
+    plugin_token_reply,
 )
-from tests.fake_server import FakeFeishu
+from tests.virtual_time import run_virtual
 
 FILTER = "/open_api/p1/work_item/filter"
 CREATE = "/open_api/p1/work_item/create"
+DELETE = "/open_api/p1/work_item/story/1"
 SECRET = "very-secret-plugin-secret"
+FILTER_ARGS: dict[str, Any] = {"project_key": "p1", "work_item_type_keys": ["story"]}
+TOKEN_REJECTED = json_reply(
+    {"err_code": 10022, "err_msg": "Check Token Failed", "err": {"code": 10022}}, 401
+)
 
 
-def ideal_finish(n: int, windows: list[tuple[int, float]]) -> float:
-    """When the n-th call may start at the earliest without overrunning any window."""
-    starts: list[float] = []
-    for _ in range(n):
-        t = 0.0
-        for limit, period in windows:
-            if len(starts) >= limit:
-                t = max(t, starts[-limit] + period)
-        starts.append(t)
-    return starts[-1]
+def client(transport: MockTransport, **options: Any) -> ProjectClient:
+    options.setdefault("retry_backoff", (0.01, 0.05))
+    return ProjectClient(
+        "plugin-1",
+        SECRET,
+        user_key="u-1",
+        base_url="https://project.test",
+        transport=transport,
+        **options,
+    )
 
 
-def client(fake: FakeFeishu, **kwargs: Any) -> ProjectClient:
-    kwargs.setdefault("retry_backoff", (0.01, 0.05))
-    return ProjectClient("plugin-1", SECRET, user_key="u-1", base_url=fake.url, **kwargs)
+def numbered_tokens(routes: Routes, count: int) -> None:
+    """Plugin tokens p-0001, p-0002, … one per fetch."""
+    for n in range(1, count + 1):
+        routes.add("POST", PLUGIN_TOKEN_PATH, plugin_token_reply(f"p-{n:04d}"))
 
 
-def work_items_handler(fake: FakeFeishu) -> None:
-    @fake.on("POST", FILTER)
-    async def filter_(request: Any, ctx: dict[str, Any]) -> Any:
-        return {
-            "data": [],
-            "pagination": {"page_num": 1, "page_size": 50, "total": 0},
-            "err_code": 0,
-            "err_msg": "",
-            "err": {},
-        }
+def valid_only(*tokens: str) -> Any:
+    """A handler that accepts the given plugin tokens and rejects any other with 10022."""
 
-    @fake.on("POST", CREATE)
-    async def create(request: Any, ctx: dict[str, Any]) -> Any:
-        new_id = fake.new_id()
-        fake.work_items[new_id] = ctx["body"]
-        return {"data": new_id, "err_code": 0, "err_msg": "", "err": {}}
+    def answer(request: WireRequest) -> WireReply:
+        if request.headers.get("X-PLUGIN-TOKEN") not in tokens:
+            return TOKEN_REJECTED
+        return ok(123 if request.path == CREATE else [])
+
+    return answer
 
 
-async def test_one_token_fetch_for_40_concurrent_cold_calls(fake: FakeFeishu) -> None:
-    work_items_handler(fake)
-    async with client(fake) as c:
-        await asyncio.gather(
-            *(
-                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-                for _ in range(40)
-            )
-        )
-    assert fake.token_fetches == 1
-    assert len(fake.calls(FILTER)) == 40
-    assert {s.headers["X-PLUGIN-TOKEN"] for s in fake.calls(FILTER)} == {"p-0001"}
+# -- tokens ------------------------------------------------------------------------------
 
 
-async def test_token_expiry_is_renewed_before_calls_fail(fake: FakeFeishu) -> None:
-    work_items_handler(fake)
-    fake.token_ttl = 1  # renewed 10 % before expiry
-    async with client(fake) as c:
-        for _ in range(6):
-            await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-            await asyncio.sleep(0.25)
-    assert fake.token_fetches >= 2
-    assert all(s.headers["X-PLUGIN-TOKEN"] != "" for s in fake.calls(FILTER))
+async def test_one_token_fetch_for_40_concurrent_cold_calls() -> None:
+    async def slow_token(request: WireRequest) -> WireReply:
+        await asyncio.sleep(0.05)  # the fetch is in flight while the other calls arrive
+        return plugin_token_reply("p-0001")
+
+    routes = Routes()
+    routes.add("POST", PLUGIN_TOKEN_PATH, slow_token)
+    routes.add("POST", FILTER, ok([]), repeat=True)
+    transport = MockTransport(routes, tokens=False)
+    async with client(transport) as c:
+        pages = await asyncio.gather(*(c.work_items.filter(**FILTER_ARGS) for _ in range(40)))
+    assert len(pages) == 40
+    assert len(transport.sent("POST", PLUGIN_TOKEN_PATH)) == 1
+    assert {s.headers["X-PLUGIN-TOKEN"] for s in transport.sent("POST", FILTER)} == {"p-0001"}
 
 
-async def test_revoked_token_is_dropped_refetched_once_and_the_call_retried(
-    fake: FakeFeishu,
-) -> None:
-    work_items_handler(fake)
-    async with client(fake) as c:
-        await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-        fake.revoked.add("p-0001")
-        results = await asyncio.gather(
-            *(
-                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-                for _ in range(10)
-            )
-        )
-    assert len(results) == 10
-    assert fake.token_fetches == 2  # one renewal however many calls saw the rejection
+async def test_revoked_token_is_dropped_refetched_once_and_the_calls_retried() -> None:
+    routes = Routes()
+    numbered_tokens(routes, 2)  # a third fetch would find no route and fail the calls
+    routes.add("POST", FILTER, valid_only("p-0002"), repeat=True)
+    transport = MockTransport(routes, tokens=False)
+    async with client(transport) as c:
+        pages = await asyncio.gather(*(c.work_items.filter(**FILTER_ARGS) for _ in range(10)))
+    assert [p.err_code for p in pages] == [0] * 10
+    assert len(transport.sent("POST", PLUGIN_TOKEN_PATH)) == 2  # one renewal for all ten
+    tokens = [s.headers["X-PLUGIN-TOKEN"] for s in transport.sent("POST", FILTER)]
+    assert tokens.count("p-0002") == 10 and set(tokens) == {"p-0001", "p-0002"}
 
 
-async def test_15_qps_burst_never_overruns_and_is_near_ideal(fake: FakeFeishu) -> None:
-    work_items_handler(fake)
-    windows = [(15, 0.2)]  # 15 per second, scaled down five times
-    fake.limits["*"] = windows
-    # Client and server share one event loop here, so the server notes arrivals a few ms
-    # late under load; at this 5x scale that noise needs a 5 % margin (2 % at full scale).
-    async with client(fake, rate_limits={"qps15_qpm450": windows}, rate_limit_margin=0.05) as c:
-        await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])  # warm the token
-        await asyncio.sleep(0.25)
-        started = time.monotonic()
-        await asyncio.gather(
-            *(
-                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-                for _ in range(60)
-            )
-        )
-        elapsed = time.monotonic() - started
-    assert fake.rejected_429 == 0
-    assert fake.max_in_window(FILTER, 0.2) <= 15
-    ideal = ideal_finish(60, windows)  # 0.6 s: 15 now, then one batch per window
-    assert ideal * 0.97 <= elapsed <= ideal * 1.25 + 0.05, (elapsed, ideal)
+def test_a_token_is_renewed_before_it_expires() -> None:
+    # An expiry of 1 s: served for 0.9 s (10 % before expiry), then fetched again.
+    routes = Routes()
+    routes.add("POST", PLUGIN_TOKEN_PATH, plugin_token_reply("p-0001", expire_time=1))
+    routes.add("POST", PLUGIN_TOKEN_PATH, plugin_token_reply("p-0002", expire_time=1))
+    routes.add("POST", FILTER, ok([]), repeat=True)
+    transport = MockTransport(routes, tokens=False)
+
+    async def scenario() -> None:
+        store = MemoryStore(clock=asyncio.get_running_loop().time)
+        async with client(transport, store=store) as c:
+            await c.work_items.filter(**FILTER_ARGS)
+            await asyncio.sleep(0.89)
+            await c.work_items.filter(**FILTER_ARGS)
+            await asyncio.sleep(0.02)
+            await c.work_items.filter(**FILTER_ARGS)
+
+    run_virtual(scenario())
+    tokens = [s.headers["X-PLUGIN-TOKEN"] for s in transport.sent("POST", FILTER)]
+    assert tokens == ["p-0001", "p-0001", "p-0002"]  # never a call with a dying token
 
 
-async def test_qps_plus_qpm_endpoint_respects_both_windows(fake: FakeFeishu) -> None:
-    work_items_handler(fake)
-    windows = [(5, 0.05), (20, 0.5)]  # the 15 QPS + 450 QPM shape, scaled down
-    fake.limits["*"] = windows
-    # 50 ms windows: the default 2 % margin is 1 ms, less than loopback jitter in a shared
-    # event loop; 10 % (5 ms) is the same absolute room a 1 s window gets from 0.5 %.
-    async with client(fake, rate_limits={"qps15_qpm450": windows}, rate_limit_margin=0.1) as c:
-        started = time.monotonic()
-        await asyncio.gather(
-            *(
-                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-                for _ in range(30)
-            )
-        )
-        elapsed = time.monotonic() - started
-    assert fake.rejected_429 == 0
-    assert fake.max_in_window(FILTER, 0.05) <= 5
-    assert fake.max_in_window(FILTER, 0.5) <= 20
-    ideal = ideal_finish(30, windows)
-    assert ideal * 0.97 <= elapsed <= ideal * 1.25 + 0.1, (elapsed, ideal)
+# -- idempotency -------------------------------------------------------------------------
 
 
-async def test_dropped_connection_after_commit_retries_with_same_key_and_creates_once(
-    fake: FakeFeishu,
-) -> None:
-    work_items_handler(fake)
-    fake.drop_after_commit = 1
-    async with client(fake) as c:
+async def test_dropped_connection_after_commit_retries_with_same_key_and_creates_once() -> None:
+    # A real connection, closed by the sandbox right after it carried out the write.
+    async with (
+        Sandbox(threaded=True, faults=Faults(drop_after_commit=1.0)) as sb,
+        sb.project_client(retry_backoff=(0.01, 0.05)) as c,
+    ):
         result = await c.work_items.create(
-            project_key="p1", work_item_type_key="story", name="once"
+            project_key=sb.project_key, work_item_type_key="story", name="once"
         )
-    creates = fake.calls(CREATE)
-    assert len(creates) == 2
-    assert creates[0].headers["X-IDEM-UUID"] == creates[1].headers["X-IDEM-UUID"]
-    assert len(fake.work_items) == 1
-    assert result.data == next(iter(fake.work_items))
+    first, retry = sb.calls("work_items.create")
+    assert first.headers["X-IDEM-UUID"] == retry.headers["X-IDEM-UUID"]
+    assert list(sb.state.work_items) == [result.data]
 
 
-async def test_each_logical_write_gets_a_fresh_key_and_reads_none(fake: FakeFeishu) -> None:
-    work_items_handler(fake)
-    async with client(fake) as c:
+async def test_each_logical_write_gets_a_fresh_key_and_reads_none() -> None:
+    transport = MockTransport(lambda request: ok(1 if request.path == CREATE else []))
+    async with client(transport) as c:
         await c.work_items.create(project_key="p1", work_item_type_key="story")
         await c.work_items.create(project_key="p1", work_item_type_key="story")
         await c.work_items.create(
@@ -172,126 +149,26 @@ async def test_each_logical_write_gets_a_fresh_key_and_reads_none(fake: FakeFeis
             work_item_type_key="story",
             request_options=RequestOptions(idempotency_key="mine-1"),
         )
-        await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-    keys = [s.headers.get("X-IDEM-UUID") for s in fake.calls(CREATE)]
+        await c.work_items.filter(**FILTER_ARGS)
+    keys = [s.headers.get("X-IDEM-UUID") for s in transport.calls(CREATE)]
     assert keys[0] and keys[1] and keys[0] != keys[1] and keys[2] == "mine-1"
-    assert "X-IDEM-UUID" not in fake.calls(FILTER)[0].headers
+    assert "X-IDEM-UUID" not in transport.calls(FILTER)[0].headers
 
 
-async def test_rate_limited_calls_are_retried_through_the_limiter(fake: FakeFeishu) -> None:
-    work_items_handler(fake)
-    fake.limits["*"] = [(2, 0.3)]  # the server is stricter than the client believes
-    async with client(fake, retry_backoff=(0.2, 0.4)) as c:
-        results = await asyncio.gather(
-            *(
-                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-                for _ in range(4)
-            )
-        )
-    assert len(results) == 4
-    assert fake.rejected_429 >= 1
+# -- failures ----------------------------------------------------------------------------
 
 
-async def test_rate_limit_error_after_retries_are_exhausted(fake: FakeFeishu) -> None:
-    work_items_handler(fake)
-    fake.limits["*"] = [(1, 5.0)]
-    async with client(fake, max_retries=1) as c:
-        await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-        with pytest.raises(RateLimitError) as info:
-            await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-    assert info.value.code == 10429 and info.value.status == 429
-
-
-async def test_server_errors_retry_reads_but_not_writes_without_a_key(fake: FakeFeishu) -> None:
-    count = {"n": 0}
-
-    @fake.on("POST", FILTER)
-    async def flaky(request: Any, ctx: dict[str, Any]) -> Any:
-        count["n"] += 1
-        from aiohttp import web
-
-        if count["n"] < 3:
-            return web.json_response(
-                {
-                    "err_code": 50006,
-                    "err_msg": "openapi system err, please try again later",
-                    "err": {},
-                },
-                status=500,
-            )
-        return {"data": [], "err_code": 0, "err_msg": "", "err": {}}
-
-    async with client(fake) as c:
-        page = await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-    assert page.data == [] and count["n"] == 3
-
-    from aiofeishu._open_client import OpenClient
-
-    @fake.on("PATCH", "/open-apis/task/v1/tasks/t1")
-    async def fail(request: Any, ctx: dict[str, Any]) -> Any:
-        from aiohttp import web
-
-        return web.json_response({"code": 1470603, "msg": "update task failed"}, status=500)
-
-    async with OpenClient("app", "secret", base_url=fake.url, retry_backoff=(0.01, 0.02)) as o:
-        with pytest.raises(ServerError):
-            await o.task.patch(
-                task_id="t1",
-                user_id_type="open_id",
-                task={"summary": "s"},
-                update_fields=["summary"],
-            )
-    assert (
-        len(fake.calls("/open-apis/task/v1/tasks/t1")) == 1
-    )  # no idempotency header there: never retried
-
-
-async def test_cancelled_calls_leak_no_limiter_capacity_or_connections(fake: FakeFeishu) -> None:
-    work_items_handler(fake)
-    windows = [(5, 0.2)]
-    fake.limits["*"] = windows
-
-    @fake.on("POST", "/open_api/p1/work_item/story/query")
-    async def slow(request: Any, ctx: dict[str, Any]) -> Any:
-        await asyncio.sleep(1)
-        return {"data": [], "err_code": 0, "err_msg": "", "err": {}}
-
-    async with client(fake, rate_limits={"qps15_qpm450": windows, "default": windows}) as c:
-        tasks = [
-            asyncio.ensure_future(
-                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-            )
-            for _ in range(20)
-        ]
-        await asyncio.sleep(0.05)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(
-                c.work_items.query(project_key="p1", work_item_type_key="story", work_item_ids=[1]),
-                0.1,
-            )
-        await asyncio.sleep(0.25)  # every window the cancelled calls used has passed
-        started = time.monotonic()
-        await asyncio.gather(
-            *(
-                c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-                for _ in range(5)
-            )
-        )
-        assert time.monotonic() - started < 0.15  # full capacity again
-        connector = c._transport._session.connector  # type: ignore[attr-defined]
-        await asyncio.sleep(0.05)
-        assert sum(len(v) for v in connector._acquired_per_host.values()) == 0  # type: ignore[union-attr]
-    assert fake.rejected_429 == 0
-
-
-async def test_connection_refused_is_a_feishu_error(fake: FakeFeishu) -> None:
-    url = fake.url
-    await fake.stop()
+async def test_connection_refused_is_a_feishu_error() -> None:
+    with socket.socket() as listener:  # a port that was just free: nothing listens there
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
     async with ProjectClient(
-        "p", SECRET, user_key="u", base_url=url, max_retries=1, retry_backoff=(0.01, 0.01)
+        "p",
+        SECRET,
+        user_key="u",
+        base_url=f"http://127.0.0.1:{port}",
+        max_retries=1,
+        retry_backoff=(0.01, 0.01),
     ) as c:
         with pytest.raises(FeishuConnectionError) as info:
             await c.users.search(query="x")
@@ -299,19 +176,23 @@ async def test_connection_refused_is_a_feishu_error(fake: FakeFeishu) -> None:
 
 
 async def test_secrets_never_reach_debug_logs_reprs_or_errors(
-    fake: FakeFeishu, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    work_items_handler(fake)
+    routes = Routes()
+    numbered_tokens(routes, 2)
+    routes.add("POST", FILTER, ok([]))
+    routes.add("POST", CREATE, TOKEN_REJECTED)  # p-0001 was revoked meanwhile
+    routes.add("POST", CREATE, valid_only("p-0002"))
+    not_found = {"err_code": 30005, "err_msg": "WorkItem Not Found", "err": {}}
+    routes.add("DELETE", DELETE, json_reply(not_found, 404))
     caplog.set_level(logging.DEBUG, logger="aiofeishu")
-    async with client(fake) as c:
-        await c.work_items.filter(project_key="p1", work_item_type_keys=["story"])
-        fake.revoked.add("p-0001")
+    async with client(MockTransport(routes, tokens=False)) as c:
+        await c.work_items.filter(**FILTER_ARGS)
         await c.work_items.create(project_key="p1", work_item_type_key="story")
         with pytest.raises(NotFoundError) as info:
             await c.work_items.delete(project_key="p1", work_item_type_key="story", work_item_id=1)
-        text = str(info.value) + repr(info.value)
-        shown = repr(c) + text + repr(c._plugin_tokens)
+        shown = repr(c) + str(info.value) + repr(info.value) + repr(c._plugin_tokens)
     logs = caplog.text
-    assert "plugin_token" in logs  # the token fetch was logged…
+    assert "plugin_token" in logs and "work_item/create" in logs  # the calls were logged…
     for secret in (SECRET, "p-0001", "p-0002"):
         assert secret not in logs and secret not in shown  # …without the secret or any token

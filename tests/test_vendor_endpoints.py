@@ -11,12 +11,12 @@ from typing import Any
 
 import msgspec
 import pytest
-from aiohttp import web
 
 from aiofeishu import APIError, FeishuError, ProjectClient, RequestValidationError
 from aiofeishu._endpoint import Endpoint
+from aiofeishu._transport import WireReply, WireRequest
 from aiofeishu.sandbox import Sandbox
-from tests.fake_server import FakeFeishu
+from tests.mock_transport import MockTransport, ok
 from tests.vendor_facts import (
     BEYOND,
     BY_KEY,
@@ -189,36 +189,37 @@ async def test_universal_search_pages_by_search_after_and_pit(sb: Sandbox) -> No
 # -- search_after paging against a scripted server -------------------------------------------
 
 
-def _pages(cursors: list[str]) -> Any:
+INTEGRATE = "/open_api/view_search/integrate_search"
+
+
+def _pages(cursors: list[str]) -> MockTransport:
+    """Answers each integrate_search call with the next cursor, naming the one it was sent."""
     answers = iter(cursors)
 
-    async def handler(request: web.Request, seen: dict[str, Any]) -> Any:
-        body, cursor = seen["body"], next(answers)
-        return {
-            "err_code": 0,
-            "err_msg": "",
-            "err": {},
-            "data": f"page-after-{body['query']['pagination'].get('search_after')}",
-            "pagination": {"search_after": cursor, "pit": "p1"},
-        }
+    def answer(request: WireRequest) -> WireReply:
+        assert isinstance(request.body, bytes)
+        sent = msgspec.json.decode(request.body)["query"]["pagination"].get("search_after")
+        return ok(f"page-after-{sent}", pagination={"search_after": next(answers), "pit": "p1"})
 
-    return handler
+    return MockTransport(answer)
 
 
-async def _integrate(fake: FakeFeishu, cursors: list[str]) -> list[Any]:
-    fake.handlers[("POST", "/open_api/view_search/integrate_search")] = _pages(cursors)
-    async with ProjectClient("p", "s", user_key="u", base_url=fake.url) as c:
+async def _integrate(transport: MockTransport) -> list[Any]:
+    async with ProjectClient(
+        "p", "s", user_key="u", base_url="http://feishu.test", transport=transport
+    ) as c:
         query = {"project_keys": ["k"], "pagination": {"page_size": 10}}
         return [page async for page in c.search.integrate(query=query, view_id="v")]
 
 
-async def test_integrate_search_carries_the_cursor_inside_query(fake: FakeFeishu) -> None:
-    assert await _integrate(fake, ["a", "b", ""]) == [
+async def test_integrate_search_carries_the_cursor_inside_query() -> None:
+    transport = _pages(["a", "b", ""])
+    assert await _integrate(transport) == [
         "page-after-None",
         "page-after-a",
         "page-after-b",
     ]
-    bodies = [s.body for s in fake.calls("/open_api/view_search/integrate_search")]
+    bodies = [s.body for s in transport.calls(INTEGRATE)]
     assert [b["query"]["pagination"] for b in bodies] == [
         {"page_size": 10},
         {"page_size": 10, "search_after": "a", "pit": "p1"},
@@ -227,6 +228,8 @@ async def test_integrate_search_carries_the_cursor_inside_query(fake: FakeFeishu
     assert all(b["query"]["project_keys"] == ["k"] and b["view_id"] == "v" for b in bodies)
 
 
-async def test_a_cursor_that_comes_back_again_stops_the_loop(fake: FakeFeishu) -> None:
+async def test_a_cursor_that_comes_back_again_stops_the_loop() -> None:
+    transport = _pages(["a", "a", "a"])
     with pytest.raises(FeishuError, match="cursor it had already returned"):
-        await _integrate(fake, ["a", "a", "a"])
+        await _integrate(transport)
+    assert len(transport.calls(INTEGRATE)) == 2

@@ -9,19 +9,18 @@ from typing import Any
 
 import msgspec
 import pytest
-from aioresponses import aioresponses
 
 from aiofeishu import ProjectClient, RequestValidationError
 from aiofeishu.project import models as pm
 from aiofeishu.project import requests as prq
-from tests import test_requests_and_errors as wire
-from tests.test_requests_and_errors import P_URL, QUERY, body, calls, project_ok, with_tokens
+from tests import test_requests_and_errors as wire_tests
+from tests.mock_transport import ScriptedTransport, json_reply
+from tests.test_requests_and_errors import QUERY, project_ok, with_tokens
 
-# The wire tests' fixtures: a mocked aiohttp, a client per test, no credentials from the env.
-m = wire.m
-project = wire.project
-_stream_writer = wire._aioresponses_stream_writer
-_no_env = wire._no_credentials_from_env
+# The wire tests' fixtures: a scripted transport, a client per test, no credentials from the env.
+wire = wire_tests.wire
+project = wire_tests.project
+_no_env = wire_tests._no_credentials_from_env
 
 CREATE = "/open_api/p1/work_item/create"
 TEAMS = "/open_api/p1/teams/all"
@@ -73,10 +72,10 @@ EXPANDED_WORK_ITEM: dict[str, Any] = {
 
 
 async def test_query_sends_detail_expand_switches_and_decodes_what_they_return(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + QUERY, payload=project_ok([EXPANDED_WORK_ITEM]))
+    with_tokens(wire)
+    wire.add("POST", QUERY, json_reply(project_ok([EXPANDED_WORK_ITEM])))
 
     resp = await project.work_items.query(
         project_key="p1",
@@ -85,8 +84,8 @@ async def test_query_sends_detail_expand_switches_and_decodes_what_they_return(
         expand={"need_multi_text": True, "need_parent_workitem": True, "need_workflow": True},
     )
 
-    [call] = calls(m, "POST", QUERY)
-    assert body(call)["expand"] == {
+    [call] = wire.sent("POST", QUERY)
+    assert call.body["expand"] == {
         "need_multi_text": True,
         "need_parent_workitem": True,
         "need_workflow": True,
@@ -110,21 +109,21 @@ async def test_query_sends_detail_expand_switches_and_decodes_what_they_return(
 
 
 async def test_list_switches_are_refused_on_detail_only_expand_members(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
     # filter takes the list Expand: need_parent_workitem belongs to the detail endpoints only.
     with pytest.raises(RequestValidationError, match="need_parent_workitem"):
         await project.work_items.filter(
             project_key="p1", work_item_type_keys=["story"], expand={"need_parent_workitem": True}
         )
-    assert not m.requests
+    assert not wire.seen
 
 
 async def test_field_value_pair_sends_the_sdk_members(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + CREATE, payload=project_ok(42))
+    with_tokens(wire)
+    wire.add("POST", CREATE, json_reply(project_ok(42)))
 
     await project.work_items.create(
         project_key="p1",
@@ -142,8 +141,8 @@ async def test_field_value_pair_sends_the_sdk_members(
         ],
     )
 
-    [call] = calls(m, "POST", CREATE)
-    assert body(call) == {
+    [call] = wire.sent("POST", CREATE)
+    assert call.body == {
         "work_item_type_key": "story",
         "required_mode": 1,
         "field_value_pairs": [
@@ -160,7 +159,7 @@ async def test_field_value_pair_sends_the_sdk_members(
 
 
 async def test_a_mistyped_sdk_member_is_refused_before_sending(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
     with pytest.raises(RequestValidationError, match="update_mode"):
         await project.work_items.create(
@@ -168,7 +167,7 @@ async def test_a_mistyped_sdk_member_is_refused_before_sending(
             work_item_type_key="story",
             field_value_pairs=[{"field_key": "x", "update_mode": "APPEND"}],
         )
-    assert not m.requests
+    assert not wire.seen
 
 
 def teams_page(first: int, count: int, has_more: bool) -> dict[str, Any]:
@@ -180,26 +179,26 @@ def teams_page(first: int, count: int, has_more: bool) -> dict[str, Any]:
 
 
 async def test_teams_page_by_offset_until_has_more_is_false(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.get(P_URL + TEAMS + "?limit=2", payload=teams_page(0, 2, True))
-    m.get(P_URL + TEAMS + "?limit=2&offset=2", payload=teams_page(2, 2, True))
-    m.get(P_URL + TEAMS + "?limit=2&offset=4", payload=teams_page(4, 1, False))
+    with_tokens(wire)
+    wire.add("GET", TEAMS, json_reply(teams_page(0, 2, True)))
+    wire.add("GET", TEAMS, json_reply(teams_page(2, 2, True)))
+    wire.add("GET", TEAMS, json_reply(teams_page(4, 1, False)))
 
     teams = [t async for t in project.users.list_teams(project_key="p1", limit=2)]
 
     assert [t.team_id for t in teams] == [0, 1, 2, 3, 4]
     assert teams[4].members == ["u4"]
-    sent = [c.kwargs["params"] for c in calls(m, "GET", TEAMS)]
+    sent = [c.query for c in wire.sent("GET", TEAMS)]
     assert sent == [{"limit": "2"}, {"limit": "2", "offset": "2"}, {"limit": "2", "offset": "4"}]
 
 
 async def test_awaiting_teams_fetches_the_page_asked_for(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.get(P_URL + TEAMS + "?limit=5&offset=10", payload=teams_page(10, 1, False))
+    with_tokens(wire)
+    wire.add("GET", TEAMS, json_reply(teams_page(10, 1, False)))
 
     page = await project.users.list_teams(project_key="p1", offset=10, limit=5)
 
@@ -218,10 +217,10 @@ async def test_awaiting_teams_fetches_the_page_asked_for(
     ids=["page-28-top-level", "go-sdk-data"],
 )
 async def test_task_result_decodes_either_shape(
-    m: aioresponses, project: ProjectClient, payload: dict[str, Any]
+    wire: ScriptedTransport, project: ProjectClient, payload: dict[str, Any]
 ) -> None:
-    with_tokens(m)
-    m.get(P_URL + TASK_RESULT + "?task_id=t1", payload=payload)
+    with_tokens(wire)
+    wire.add("GET", TASK_RESULT, json_reply(payload))
 
     resp = await project.work_items.get_task_result(task_id="t1")
 
@@ -231,10 +230,10 @@ async def test_task_result_decodes_either_shape(
 
 @pytest.mark.parametrize("data", ["https://x/1.png", ["https://x/1.png", "https://x/2.png"]])
 async def test_upload_file_data_is_a_link_or_a_list_of_links(
-    m: aioresponses, project: ProjectClient, data: Any
+    wire: ScriptedTransport, project: ProjectClient, data: Any
 ) -> None:
-    with_tokens(m)
-    m.post(P_URL + UPLOAD, payload=project_ok(data))
+    with_tokens(wire)
+    wire.add("POST", UPLOAD, json_reply(project_ok(data)))
 
     resp = await project.attachments.upload_file(project_key="p1", file=b"png")
 
@@ -242,12 +241,13 @@ async def test_upload_file_data_is_a_link_or_a_list_of_links(
 
 
 async def test_business_order_keeps_ints_and_accepts_floats(
-    m: aioresponses, project: ProjectClient
+    wire: ScriptedTransport, project: ProjectClient
 ) -> None:
-    with_tokens(m)
-    m.get(
-        P_URL + BUSINESSES,
-        payload=project_ok([{"id": "b1", "order": 3}, {"id": "b2", "order": 2.5}]),
+    with_tokens(wire)
+    wire.add(
+        "GET",
+        BUSINESSES,
+        json_reply(project_ok([{"id": "b1", "order": 3}, {"id": "b2", "order": 2.5}])),
     )
 
     resp = await project.config.list_businesses(project_key="p1")

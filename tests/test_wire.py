@@ -18,12 +18,19 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from aiofeishu import FeishuConnectionError, InvalidResponseError, OpenClient, ProjectClient
+from aiofeishu import (
+    FeishuConnectionError,
+    FeishuTimeoutError,
+    InvalidResponseError,
+    OpenClient,
+    ProjectClient,
+)
 from aiofeishu._memory_store import MemoryStore
 from aiofeishu._store import RatePolicy
 from aiofeishu.errors import UnexpectedRedirectError
 from aiofeishu.open.doc_responses import RESPONSES as OPEN_RESPONSES
 from aiofeishu.project.doc_responses import RESPONSES as PROJECT_RESPONSES
+from aiofeishu.sandbox._windows import max_in_window
 from tests.wire_servers import (
     BUSINESSES_BODY,
     PLUGIN_TOKEN,
@@ -36,7 +43,6 @@ from tests.wire_servers import (
     RawHTTPServer,
     ThreadedApp,
     json_handler,
-    max_in_window,
     token_answer,
 )
 
@@ -425,3 +431,75 @@ async def test_measure_calls_on_one_token_are_never_in_flight_together() -> None
     assert all(r.err_code == 0 for r in results)
     assert seen.most["measure"] == 1
     assert seen.most["other"] > 1  # a different endpoint is not serialised
+
+
+# -- cancellation gives aiohttp's connections back ---------------------------------------------
+
+
+async def test_cancelled_calls_give_their_connections_back() -> None:
+    in_flight: list[str] = []
+
+    async def answer(request: web.Request) -> Any:
+        token = token_answer(request)
+        if token is not None:
+            return token
+        in_flight.append(request.path)
+        await asyncio.sleep(1.0)  # longer than the test waits for it
+        return BUSINESSES_BODY
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", json_handler(answer))
+    async with ThreadedApp(app) as server, project_client(server.url) as client:
+        calls = [asyncio.ensure_future(list_businesses(client)) for _ in range(5)]
+        async with asyncio.timeout(30):  # a generous bound: only a broken client hangs
+            while len(in_flight) < 5:  # every request is on its own connection, unanswered
+                await asyncio.sleep(0.01)
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        connector: Any = client._transport._session.connector  # type: ignore[attr-defined]
+        assert sum(len(held) for held in connector._acquired_per_host.values()) == 0
+        assert (await list_businesses(client)).err_code == 0  # the client still works
+
+
+# -- aiohttp's failures become FeishuErrors, with nothing chained -------------------------------
+
+
+def _drop_every_api_request(arrival: Arrival) -> Any:
+    if arrival.target.startswith(PLUGIN_TOKEN_PATH):
+        return PLUGIN_TOKEN_BODY
+    return None  # close the connection without answering
+
+
+async def test_a_dropped_connection_is_a_connection_error_without_aiohttps_exception() -> None:
+    async with RawHTTPServer(_drop_every_api_request) as server:
+        client = project_client(server.url, max_retries=1, retry_backoff=(0.01, 0.02))
+        async with client:
+            with pytest.raises(FeishuConnectionError) as caught:
+                await client.work_items.create(project_key="p", work_item_type_key="story")
+    error = caught.value
+    assert not isinstance(error, FeishuTimeoutError)
+    # An aiohttp exception's request_info carries the request's headers: never chained.
+    assert error.__cause__ is None and error.__context__ is None
+    assert "ServerDisconnectedError" in str(error) and "work_item/create" in str(error)
+    assert len([a for a in server.arrivals if a.dropped]) == 2  # retried once, with its key
+
+
+async def test_no_answer_within_the_timeout_is_a_timeout_error() -> None:
+    async def answer(request: web.Request) -> Any:
+        token = token_answer(request)
+        if token is None:
+            await asyncio.sleep(1.0)
+        return token or BUSINESSES_BODY
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", json_handler(answer))
+    async with ThreadedApp(app) as server:
+        client = project_client(server.url, timeout=0.2, max_retries=0)
+        async with client:
+            with pytest.raises(FeishuTimeoutError) as caught:
+                await list_businesses(client)
+    error = caught.value
+    assert isinstance(error, FeishuConnectionError)
+    assert error.__cause__ is None and error.__context__ is None
+    assert "0.2s" in str(error)

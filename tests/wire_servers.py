@@ -6,7 +6,7 @@ GIL, so server-counted windows mean what they say.
 
 ``ThreadedApp`` serves an aiohttp.web application. ``RawHTTPServer`` speaks just enough
 HTTP/1.1 by hand to misbehave at the socket level (close a kept-alive connection without
-answering). ``max_in_window`` counts a sliding window the way a strict server does.
+answering).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
@@ -32,17 +32,6 @@ PLUGIN_TOKEN_BODY = {"data": {"token": PLUGIN_TOKEN, "expire_time": 7200}, "erro
 TENANT_TOKEN_BODY = {"code": 0, "msg": "ok", "tenant_access_token": TENANT_TOKEN, "expire": 7200}
 # A success answer of config.list_businesses (a GET of the default rate class).
 BUSINESSES_BODY = {"err_code": 0, "err_msg": "", "err": {}, "data": []}
-
-
-def max_in_window(times: Iterable[float], period: float) -> int:
-    """The most of ``times`` inside any half-open window of length ``period``."""
-    ordered = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(ordered):
-        while ordered[lo] <= t - period:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 class _LoopThread:

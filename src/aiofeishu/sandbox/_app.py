@@ -29,6 +29,7 @@ from aiofeishu.errors import validation_path
 from aiofeishu.sandbox import _vendor_state  # noqa: F401  (registers its handlers)
 from aiofeishu.sandbox._config import SandboxConfig
 from aiofeishu.sandbox._state import HANDLERS, ApiFailure, Call, State
+from aiofeishu.sandbox._windows import max_in_window
 
 SECRET_HEADERS = {"x-plugin-token", "authorization"}
 SECRET_FIELDS = {"plugin_secret", "app_secret", "refresh_token", "code"}
@@ -121,13 +122,7 @@ class SandboxApp:
 
     def max_in_window(self, endpoint: str, period: float) -> int:
         """The most ``endpoint`` requests admitted (not refused with 429) within any ``period``."""
-        times = sorted(r.at for r in self.calls(endpoint) if r.status != 429)
-        best, lo = 0, 0
-        for hi, t in enumerate(times):
-            while times[lo] <= t - period:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return best
+        return max_in_window((r.at for r in self.calls(endpoint) if r.status != 429), period)
 
     def revoke_tokens(self) -> None:
         """Invalidate every token issued so far (as a secret rotation would)."""
