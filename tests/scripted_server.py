@@ -3,7 +3,7 @@
     async with ScriptedServer(lambda arrival: Answer(200, b"{}")) as server:
         client = ProjectClient(..., base_url=server.url)
 
-Unlike tests/fake_server.py (a stateful stand-in for Feishu), this one has no behaviour of
+Unlike the sandbox (a stateful stand-in for Feishu), this one has no behaviour of
 its own: the test's ``answer`` function decides status, headers and raw bytes (malformed
 JSON, HTML, redirects), so the client's real transport reads them off a real socket.
 Token requests go to ``answer`` too; :func:`token_answer` is the ordinary one.
