@@ -511,6 +511,8 @@ async def test_local_mode_falls_back_with_one_warning_and_returns_to_redis(
         ticket = await store.admit(RATE, FIVE_PER_200MS)  # admitted by the local limiter
         await ticket.depart()
         await ticket.release()
+    assert await store.get_token(TOKEN) == "shared"  # this process's copy serves on
+    await store.invalidate_token(TOKEN, "shared")  # a call rejected it
     assert await store.get_token(TOKEN) is None  # the local cache never saw it
     async with store.token_lock(TOKEN):
         await store.put_token(TOKEN, "local", 7200)
