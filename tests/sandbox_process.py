@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiofeishu.sandbox import Sandbox
+from benchmarks.quota import max_in_window
 
 __all__ = ["SandboxProcess", "SandboxReport", "sandbox_process"]
 
@@ -30,12 +31,7 @@ class SandboxReport:
 
     def max_in_window(self, endpoint: str, period: float) -> int:
         """The most admitted arrivals within any ``period``, counted as the sandbox counts."""
-        times, best, lo = sorted(self.admitted.get(endpoint, [])), 0, 0
-        for hi, t in enumerate(times):
-            while times[lo] <= t - period:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return best
+        return max_in_window(self.admitted.get(endpoint, []), period)
 
     def span(self, endpoint: str) -> float:
         times = self.admitted.get(endpoint, [])

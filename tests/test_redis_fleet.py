@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from aiofeishu._store import RatePolicy, rate_key
+from benchmarks.quota import ideal_schedule
 from tests.redis_server import RedisServer
 from tests.sandbox_process import sandbox_process
 from tests.sandbox_timing import STAMP_LAG_ALLOWANCE
@@ -137,18 +138,6 @@ asyncio.run(main())
 MARGIN = STAMP_LAG_ALLOWANCE
 
 
-def ideal_span(calls: int, windows: tuple[tuple[int, float], ...]) -> float:
-    """First to last start of ``calls`` when each starts as soon as no window would overrun."""
-    starts: list[float] = []
-    for _ in range(calls):
-        start = 0.0
-        for limit, period in windows:
-            if len(starts) >= limit:
-                start = max(start, starts[-limit] + period)
-        starts.append(start)
-    return starts[-1]
-
-
 def test_three_client_processes_make_one_token_fetch_and_never_overrun_the_sandbox(
     redis_server: RedisServer,
 ) -> None:
@@ -181,5 +170,5 @@ def test_three_client_processes_make_one_token_fetch_and_never_overrun_the_sandb
     assert report.max_in_window(endpoint, 1.0) <= 15
     assert report.max_in_window(endpoint, 60.0) <= 450
     policy = RatePolicy(windows=((15, 1.0), (450, 60.0)), margin=MARGIN)
-    ideal = ideal_span(total, tuple((n, policy.padded(period)) for n, period in policy.windows))
+    ideal = ideal_schedule(total, [(n, policy.padded(period)) for n, period in policy.windows])
     assert report.span(endpoint) <= ideal * 1.05, (report.span(endpoint), ideal)
