@@ -17,7 +17,7 @@ from pathlib import Path
 
 from benchmarks._report import ROOT, Section, write_results
 
-BENCHMARKS = ("decode", "import_cost", "overhead", "quota", "streaming")
+BENCHMARKS = ("decode", "import_cost", "overhead", "quota", "streaming", "fleet")
 
 
 def main() -> int:

@@ -4,7 +4,8 @@ Its own process, so its CPU time never counts as the client's and its event loop
 delays the client's timers. It issues tenant and plugin tokens, answers the OKR record get
 with a fixed body, pages work_items.filter through ``total_items`` generated items, answers
 any other path with an empty success, and, when given ``limits``, counts sliding windows
-per path and answers 429 on overflow. ``GET /__stats`` returns arrival times and 429 counts.
+per path and answers 429 on overflow. ``GET /__stats`` returns arrival times, 429 counts
+and how many tokens were fetched.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class _App:
         self.config = config
         self.arrivals: dict[str, list[float]] = defaultdict(list)
         self.rejected: dict[str, int] = defaultdict(int)
+        self.token_fetches = 0
         self.windows: dict[tuple[str, float], deque[float]] = defaultdict(deque)
         self.template = [_payloads.work_item(i) for i in range(config.page_template_size)]
         self.empty = msgspec.json.encode({"data": [], "err_code": 0, "err_msg": "", "err": {}})
@@ -85,12 +87,18 @@ class _App:
 
     async def plugin_token(self, request: web.Request) -> web.Response:
         await request.read()
+        self.token_fetches += 1
         return _json(
             b'{"data":{"token":"p-bench","expire_time":7200},"error":{"code":0,"msg":"success"}}'
         )
 
     async def stats(self, request: web.Request) -> web.Response:
-        return _json(msgspec.json.encode({"arrivals": self.arrivals, "rejected": self.rejected}))
+        stats = {
+            "arrivals": self.arrivals,
+            "rejected": self.rejected,
+            "token_fetches": self.token_fetches,
+        }
+        return _json(msgspec.json.encode(stats))
 
     async def okr_record(self, request: web.Request) -> web.Response:
         return _json(self.config.okr_body)
@@ -148,6 +156,6 @@ def serve(config: ServerConfig) -> Iterator[str]:
 
 
 async def fetch_stats(session: Any, url: str) -> dict[str, Any]:
-    """Arrival times (server clock, seconds) and 429 counts per path."""
+    """Arrival times (server clock, seconds) and 429 counts per path, token fetches."""
     async with session.get(url + "/__stats") as response:
         return msgspec.json.decode(await response.read())  # type: ignore[no-any-return]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.redis_server import RedisServer, running_redis
+from benchmarks._redis_server import RedisServer, running_redis
 
 
 @pytest.fixture(scope="session")

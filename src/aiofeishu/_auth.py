@@ -69,12 +69,13 @@ class TokenProvider:
 
     async def get(self) -> Secret:
         store = self._store()
+        cached = await store.get_token(self.key)
         if self._initial is not None:
             token, ttl = self._initial
             self._initial = None
-            await store.put_token(self.key, token.reveal(), ttl)
-            return token
-        cached = await store.get_token(self.key)
+            if cached is None:  # else a shared store already holds a newer one: use that
+                await store.put_token(self.key, token.reveal(), ttl)
+                return token
         if cached is not None:
             return self._remember(cached)
         async with store.token_lock(self.key):

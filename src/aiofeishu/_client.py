@@ -108,11 +108,12 @@ class Credential:
 
 @dataclass(slots=True)
 class _Binding:
-    """The event loop a client and the clients derived from it run on, and whether the one
-    owning the session has closed it."""
+    """The event loop a client and the clients derived from it run on, the store they share,
+    and whether the one owning the session has closed it."""
 
     loop: asyncio.AbstractEventLoop | None = None
     closed: bool = False
+    store: Store | None = None  # None: the loop's default store, looked up on first use
 
 
 @dataclass(slots=True, repr=False)
@@ -161,9 +162,14 @@ class BaseClient:
             session, proxy=proxy, trust_env=trust_env
         )
         self._owns_transport = transport is None
-        self._store_choice = store
-        self._store: Store | None = None if store is None or isinstance(store, str) else store
-        self._binding = _Binding()  # shared with derived clients: one loop, one session
+        # A store made from a URL is this client's to close; a store object is its owner's.
+        self._owns_store = isinstance(store, str)
+        if isinstance(store, str):
+            from aiofeishu._store import store_from_url
+
+            store = store_from_url(store)
+        # Shared with derived clients: one loop, one session, one store.
+        self._binding = _Binding(store=store)
         self._token_errors = token_rejections(self._platform)
         self._policies: dict[tuple[str, int | None], RatePolicy] = {}
         self._rate_keys: dict[tuple[str, str, str], str] = {}
@@ -182,8 +188,8 @@ class BaseClient:
         if self._owns_transport:
             self._binding.closed = True
             await self._transport.aclose()
-            if self._store is not None and isinstance(self._store_choice, str):
-                await self._store.aclose()
+            if self._owns_store and self._binding.store is not None:
+                await self._binding.store.aclose()
 
     def with_options(self, **changes: Any) -> Self:
         """A client sharing this one's session, tokens and rate windows, with other options
@@ -237,15 +243,10 @@ class BaseClient:
 
     def store(self) -> Store:
         """The store holding this client's tokens and rate windows."""
-        if self._store is None:
-            choice = self._store_choice
-            if isinstance(choice, str):
-                from aiofeishu._store import store_from_url
-
-                self._store = store_from_url(choice)
-            else:
-                self._store = default_store()
-        return self._store
+        binding = self._binding
+        if binding.store is None:
+            binding.store = default_store()
+        return binding.store
 
     # -- subclass hooks --------------------------------------------------------
     async def _authenticate(self, endpoint: Endpoint, options: RequestOptions) -> Credential:

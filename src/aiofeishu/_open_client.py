@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any, ClassVar
 
 from aiofeishu._api import RequestOptions
@@ -11,10 +10,10 @@ from aiofeishu._auth import TokenProvider
 from aiofeishu._base import OpenResponse, RequestModel
 from aiofeishu._client import BaseClient, ClientOptions, Credential, RateLimits
 from aiofeishu._endpoint import Endpoint
-from aiofeishu._memory_store import MemoryStore
 from aiofeishu._secrets import MaskedHeaders, Secret
 from aiofeishu._store import Store, token_key
 from aiofeishu._transport import Transport, origin
+from aiofeishu._user_tokens import user_token_home
 from aiofeishu.errors import AuthenticationError, ConfigurationError
 from aiofeishu.open.api import OpenGroups
 from aiofeishu.rate_classes import RATE_CLASSES
@@ -122,12 +121,12 @@ class OpenClient(OpenGroups, BaseClient):
         self._tokens: TokenProvider
         self._credential: Credential | None = None
         if user_access_token:
-            own = MemoryStore()  # a user's token is this client's own, never shared
-            identity = f"user:{uuid.uuid4().hex[:16]}"
+            # This client's own, unless its store shares user tokens (aiofeishu._user_tokens).
+            home = user_token_home("open", user_access_token, None, self._binding.store)
             self._tokens = TokenProvider(
-                lambda: own,
-                token_key("open", identity),
-                identity,
+                home.store,
+                home.key,
+                home.identity,
                 self._no_refresh,
                 initial=(user_access_token, None),
             )

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import uuid
-from collections import deque
 from typing import Any, ClassVar
 
 from aiofeishu._api import RequestOptions
 from aiofeishu._auth import TokenProvider, UserToken
 from aiofeishu._client import BaseClient, ClientOptions, Credential, RateLimits
 from aiofeishu._endpoint import Endpoint
-from aiofeishu._memory_store import MemoryStore
 from aiofeishu._secrets import MaskedHeaders, Secret
 from aiofeishu._store import Store, token_key
 from aiofeishu._transport import Transport, origin
+from aiofeishu._user_tokens import RefreshToken, user_token_home
 from aiofeishu.errors import AuthenticationError, ConfigurationError
 from aiofeishu.project import endpoints as _ep
 from aiofeishu.project.api import ProjectGroups
@@ -91,8 +89,7 @@ class ProjectClient(ProjectGroups, BaseClient):
         self._credentials: dict[tuple[Secret, str | None], Credential] = {}
         self._plugin_tokens = self._plugin_provider()
         self._user_tokens: TokenProvider | None = None
-        self._refresh_token: Secret | None = None
-        self._retired: deque[Secret] = deque(maxlen=4)  # rotated refresh tokens
+        self._refresh_token: RefreshToken | None = None
         if user_token is not None:
             self._user_tokens = self._user_provider(user_token)
 
@@ -108,16 +105,15 @@ class ProjectClient(ProjectGroups, BaseClient):
     def _user_provider(self, user_token: str | UserToken) -> TokenProvider:
         if isinstance(user_token, str):
             user_token = UserToken(user_token)
-        if user_token.refresh_token:
-            self._refresh_token = Secret(user_token.refresh_token)
-        # A user token (and its rotating refresh token) belongs to this client and the
-        # clients derived from it: kept in a store of its own, never shared.
-        own = MemoryStore()
-        identity = f"user:{uuid.uuid4().hex[:16]}"
+        # This client's own, unless its store shares user tokens (aiofeishu._user_tokens).
+        home = user_token_home(
+            "project", user_token.token, user_token.refresh_token, self._binding.store
+        )
+        self._refresh_token = RefreshToken(home, user_token.refresh_token)
         return TokenProvider(
-            lambda: own,
-            token_key("project", identity),
-            identity,
+            home.store,
+            home.key,
+            home.identity,
             self._refresh_user_token,
             initial=(user_token.token, user_token.expires_in),
         )
@@ -135,7 +131,9 @@ class ProjectClient(ProjectGroups, BaseClient):
         )
 
     def _secrets(self) -> tuple[Secret, ...]:
-        found = [self._plugin_secret, self._refresh_token, *self._retired]
+        found = [self._plugin_secret]
+        if self._refresh_token is not None:
+            found += [self._refresh_token.last, *self._refresh_token.retired]
         for provider in (self._plugin_tokens, self._user_tokens):
             if provider is not None:
                 found += [provider.last_token, *provider.retired]
@@ -160,7 +158,8 @@ class ProjectClient(ProjectGroups, BaseClient):
 
     async def _refresh_user_token(self) -> tuple[Secret, float]:
         endpoint = _ep.AUTHEN_REFRESH_TOKEN
-        if self._refresh_token is None:
+        refresh = await self._refresh_token.current() if self._refresh_token else None
+        if refresh is None:
             raise AuthenticationError(
                 status=401,
                 code=None,
@@ -171,14 +170,15 @@ class ProjectClient(ProjectGroups, BaseClient):
             )
         options = RequestOptions()
         response = await self._execute(
-            self._prepare(endpoint, {"refresh_token": self._refresh_token, "type": 1}, options),
+            self._prepare(endpoint, {"refresh_token": refresh, "type": 1}, options),
             options,
         )
         rotated = getattr(response.data, "refresh_token", None)
-        if rotated:
-            if self._refresh_token is not None:  # still masked if a server echoes it later
-                self._retired.append(self._refresh_token)
-            self._refresh_token = Secret(rotated)
+        if rotated and self._refresh_token is not None:
+            lifetime = getattr(response.data, "refresh_token_expire_time", None)
+            await self._refresh_token.replace(
+                rotated, float(lifetime) if isinstance(lifetime, int) else None
+            )
         return _token_of(response, endpoint)
 
     async def _authenticate(self, endpoint: Endpoint, options: RequestOptions) -> Credential:

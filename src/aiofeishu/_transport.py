@@ -12,6 +12,7 @@ that answers from a function, a recorder) through ``ProjectClient(transport=...)
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
@@ -115,6 +116,15 @@ _departing: contextvars.ContextVar[Depart | None] = contextvars.ContextVar(
 )
 
 
+def _raise_if_cancelled() -> None:
+    """aiohttp's ``connect`` can return to a task already told to cancel (measured: a call
+    cancelled while waiting for a concurrency lease then reached the wire). A cancelled
+    call must send nothing."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def _hook_departures(connector: aiohttp.BaseConnector) -> None:
     """Make ``connector`` await the current request's ``depart`` once its connection is ready.
 
@@ -132,6 +142,7 @@ def _hook_departures(connector: aiohttp.BaseConnector) -> None:
         depart = _departing.get()
         if depart is not None:
             try:
+                _raise_if_cancelled()
                 await depart()
             except BaseException:
                 connection.close()

@@ -18,7 +18,10 @@ cluster slot)::
     <ns>:cool-downs          pub/sub channel (not a key): <h> of each quota cooling down
 
 Every key expires: starts one longest period after the last reservation, leases after
-``lease_ttl``, cool-downs at their end, tokens at renewal time, locks after ``token_lock_ttl``.
+``lease_ttl``, cool-downs at their end, tokens at renewal time (after a day when their
+lifetime is unknown), locks after ``token_lock_ttl``. With ``share_user_tokens``, a user's
+token and refresh token are kept under ``<ns>:token:{<h>}:value`` too (see
+``aiofeishu._user_tokens``: the identity is a hash of the initial refresh token).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from aiofeishu._fallback_store import LocalStore
 from aiofeishu._reservation import admit
 from aiofeishu._store import RatePolicy, Store, Ticket, token_fresh_for
 from aiofeishu._store_errors import StoreUnavailableError
+from aiofeishu._token_copies import TokenCopies
 from aiofeishu.errors import ConfigurationError
 
 __all__ = ["RedisStore", "StoreUnavailableError"]
@@ -57,6 +61,10 @@ logger = logging.getLogger("aiofeishu")
 T = TypeVar("T")
 CALIBRATION_READS = 3  # the first one may open the connection
 OnUnavailable = Literal["raise", "local"]
+# A token of unknown lifetime (a user token given without expires_in) is kept this long:
+# every key expires.
+UNKNOWN_TOKEN_TTL = 86400.0
+MAX_CONNECTIONS = 16  # per store made from a URL (one of them listens for cool-downs)
 
 
 class _RateKeys(NamedTuple):
@@ -134,6 +142,7 @@ class RedisStore:
         }
         self._lease_queues: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._token_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._token_copies = TokenCopies(clock)  # no round trip per call for its token
         self._cooled_at: dict[str, float] = {}  # quota hash -> local time of its cool-down
         self._cool_channel = f"{namespace}:cool-downs"
         self._listener: asyncio.Task[None] | None = None
@@ -313,14 +322,26 @@ class RedisStore:
     # -- tokens ---------------------------------------------------------------------------
 
     async def get_token(self, key: str) -> str | None:
+        copy = self._token_copies.get(key)
+        if copy is not None:
+            return copy
+
         async def on_redis() -> str | None:
-            value = await self._run(self._client.get(f"{self._keys(key)}:value"))
-            return None if value is None else _text(value)
+            return await self._token_copies.read(key, lambda: self._read_token(key))
 
         return await self._either(on_redis, lambda: self._local.get_token(key))
 
+    async def _read_token(self, key: str) -> tuple[str | None, float]:
+        """The cached token and the seconds until Redis expires it."""
+        name = f"{self._keys(key)}:value"
+        reads = self._client.pipeline(transaction=False)
+        reads.get(name)
+        reads.pttl(name)
+        value, remaining_ms = await self._run(reads.execute())
+        return (None, 0.0) if value is None else (_text(value), remaining_ms / 1000)
+
     async def put_token(self, key: str, token: str, ttl: float) -> None:
-        fresh = token_fresh_for(ttl)
+        fresh = min(token_fresh_for(ttl), UNKNOWN_TOKEN_TTL)
         if fresh <= 0:
             return
 
@@ -328,10 +349,13 @@ class RedisStore:
             await self._run(
                 self._client.set(f"{self._keys(key)}:value", token, px=_us(fresh) // 1000 or 1)
             )
+            self._token_copies.put(key, token, fresh)
 
         await self._either(on_redis, lambda: self._local.put_token(key, token, ttl))
 
     async def invalidate_token(self, key: str, token: str) -> None:
+        self._token_copies.drop(key, token)
+
         async def on_redis() -> None:
             await self._script("COMPARE_AND_DELETE", [f"{self._keys(key)}:value"], [token])
 
@@ -390,13 +414,19 @@ class RedisStore:
 def _client_from_url(url: str, timeout: float) -> aioredis.Redis:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigurationError("a Redis store URL starts with redis://, rediss:// or unix://")
-    # One immediate retry on a fresh connection covers a pooled one Redis closed (restart).
-    return aioredis.from_url(
+    # A bounded pool: a burst of calls on a cold process waits a moment for a connection
+    # instead of opening one each (hundreds of handshakes at once stall the loop for longer
+    # than the rate windows' margin). One immediate retry on a fresh connection covers a
+    # pooled one Redis closed (restart).
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 1),
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 def _describe(client: aioredis.Redis) -> str:

@@ -1,4 +1,5 @@
-"""A private redis-server for the tests: loopback only, no persistence, a free port."""
+"""A private redis-server for the fleet benchmark and the tests: loopback only, no persistence, a
+free port (tests may import benchmarks; benchmarks never import tests)."""
 
 from __future__ import annotations
 
