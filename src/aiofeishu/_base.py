@@ -94,11 +94,10 @@ class OpenObject(dict[str, Any]):
     unchanged with plain msgspec (``msgspec.json.encode``, ``to_builtins``) and pickles.
     """
 
-    # No __init__: a block is built by dict's own constructor (msgspec makes one per block
-    # and element, so Python-level construction was the decode's main cost); the typed
-    # view's slot stays unset until the block is first read.
-    __slots__ = ("_cache",)
-    _cache: Any
+    # No __init__ and no __slots__: a block is built by dict's own constructor (msgspec makes
+    # one per block and element, so Python-level construction was the decode's main cost);
+    # the typed view, once read, lives in the instance's own __dict__ (None until then).
+    _cache: Any = None
     _module: ClassVar[str]
     _fields_name: ClassVar[str]
     _fields_type: ClassVar[type[Any] | None] = None
@@ -120,10 +119,9 @@ class OpenObject(dict[str, Any]):
         return self.type in self.known_types
 
     def _fields(self) -> Any:
-        try:
-            return self._cache
-        except AttributeError:  # not read yet
-            pass
+        cached = self._cache
+        if cached is not None:
+            return cached
         cls = type(self)
         fields_type = cls._fields_type
         if fields_type is None:  # resolved once per class: import_module costs per block
