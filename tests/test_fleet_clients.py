@@ -248,6 +248,9 @@ async def test_cancelled_calls_leave_only_the_reservations_of_requests_sent(
     assert not [key for key in keys if key.endswith((":leases", ":lock"))]
     starts = [key for key in keys if key.endswith(":starts")]
     reserved = sorted([await admin.zcard(key) for key in starts])
-    # Exactly the requests that reached the wire: the token fetch, the measure, the filters.
-    assert reserved == [1, 1, 15]
+    # Only the requests that reached the wire: the token fetch (1), the measure (1), the filters
+    # (15); a cancelled call's reservation would make one of them larger. (A set can expire
+    # a window after its last start on a slow machine, so one may be gone already.)
+    assert reserved and reserved[-1] == 15 and all(n in (1, 15) for n in reserved)
+    assert sum(reserved) <= 17
     assert all([await admin.pttl(key) > 0 for key in keys])  # and every one expires
