@@ -77,7 +77,9 @@ def test_three_processes_with_skewed_clocks_share_one_quota_at_the_ideal_pace(
     # for 6 of them, each further 15 cost one more window.
     span = departures[-1] - departures[0]
     extra_windows = math.ceil(max(0, requeued - 6) / 15)
-    assert 3.0 <= span <= 3.0 * 1.05 + 1.025 * extra_windows, (span, requeued)
+    # 54 calls at 15 per second: three padded windows (1.025 s each: the schedule the client
+    # keeps on purpose), 5 % on top for a loaded machine, a window more per 15 late wakes.
+    assert 3.0 <= span <= 3 * 1.025 * 1.05 + 1.025 * extra_windows, (span, requeued)
 
 
 CLIENT_WORKER = """
