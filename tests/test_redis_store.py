@@ -270,6 +270,45 @@ async def test_a_sleeper_of_another_store_hears_of_the_cool_down(
     await ticket.release()
 
 
+async def test_a_cool_down_drops_the_reservations_inside_it_and_keeps_the_later_ones(
+    make_store: MakeStore, redis_client: aioredis.Redis, namespace: str
+) -> None:
+    store, policy = make_store(), RatePolicy(windows=((1, 0.2),))
+    for i in range(4):  # starts 0, 225, 450 and 675 ms on
+        assert await store.reserve(RATE, policy, f"m{i}", "-", None) is not None
+    first, *_ = await starts_of(redis_client, namespace)
+    await store.cool_down(RATE, 0.3)
+    cool_end = int(await redis_client.get(layout(namespace, RATE, "cool")))
+    kept = await redis_client.zrange(layout(namespace, RATE, "starts"), 0, -1)
+    # The one at 225 ms would start inside it: dropped, so it neither holds a place nor
+    # counts in a window. The first had started; 450 and 675 ms are after the end.
+    assert kept == [b"m0", b"m2", b"m3"]
+    assert (await starts_of(redis_client, namespace))[0] == first
+    assert store.cool_until(RATE) == cool_end / 1e6
+
+
+async def test_calls_queued_behind_a_cool_down_keep_their_places_when_they_start_after_it(
+    make_store: MakeStore,
+) -> None:
+    # Before: every call reserved before a 429 reserved again at the back of the queue, so one
+    # 429 in a long queue stalled the fleet for as long as the queue (10-15 s measured).
+    store, policy = make_store(), RatePolicy(windows=((1, 0.2),))
+    first = await store.admit(RATE, policy)
+
+    async def call() -> ReservationTicket:
+        ticket = await store.admit(RATE, policy)
+        await ticket.depart()
+        return ticket  # type: ignore[return-value]
+
+    sleepers = [asyncio.create_task(call()) for _ in range(3)]
+    await asyncio.sleep(0.05)  # all three reserved: 225, 450 and 675 ms on
+    await store.cool_down(RATE, 0.3)
+    tickets = [await sleeper for sleeper in sleepers]
+    assert [t.reservations for t in tickets] == [2, 1, 1]
+    for ticket in [first, *tickets]:
+        await ticket.release()
+
+
 async def test_clock_offsets_between_processes_change_nothing(
     make_store: MakeStore, redis_client: aioredis.Redis, namespace: str
 ) -> None:
@@ -569,3 +608,20 @@ async def test_the_local_store_follows_the_same_rule() -> None:
     await store.cool_down(RATE, 5.0)
     answer = await store.reserve(RATE, FIVE_PER_200MS, "late", "-", None)
     assert answer is not None and answer[1] - answer[0] == pytest.approx(5.0)
+
+
+async def test_the_local_store_drops_the_reservations_inside_a_cool_down() -> None:
+    now = [100.0]
+    store, policy = LocalStore(clock=lambda: now[0]), RatePolicy(windows=((1, 0.2),))
+    starts = []
+    for i in range(4):
+        answer = await store.reserve(RATE, policy, f"m{i}", "-", None)
+        assert answer is not None
+        starts.append(answer[1])
+    await store.cool_down(RATE, 0.3)
+    await store.cool_down(RATE, 0.1)  # shorter: changes nothing
+    assert store.cool_until(RATE) == pytest.approx(100.3)
+    # m1 (225 ms on) is gone; the next reservation queues after the last kept one
+    answer = await store.reserve(RATE, policy, "m4", "-", None)
+    assert answer is not None and answer[1] == pytest.approx(starts[3] + policy.padded(0.2))
+    assert await store.reserve(RATE, policy, "m5", "m1", None) is not None  # m1 may go again

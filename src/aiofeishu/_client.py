@@ -126,6 +126,9 @@ class _Call:
     timeout: float
     idempotency_key: str | None
     retry_safe: bool
+    # Made before admission: the first decoder of a type imports the generated models, which
+    # would otherwise stall the event loop while other calls' reserved starts pass.
+    decoder: msgspec.json.Decoder[Any]
     attempt: int = 0
 
     def __repr__(self) -> str:
@@ -282,6 +285,7 @@ class BaseClient:
             timeout=own.timeout if options.timeout is None else options.timeout,
             idempotency_key=idem,
             retry_safe=_retry_safe(prepared, idem),
+            decoder=response_decoder(endpoint.response_type),
         )
 
     # -- the pipeline ----------------------------------------------------------
@@ -420,7 +424,7 @@ class BaseClient:
                 path=call.prepared.path,
             )
         if reply.status < 300:
-            result = self._decode(call, reply, endpoint.response_type)
+            result = self._decode(call, reply)
             if isinstance(result, FeishuError):
                 return result
             if result is not None:
@@ -457,9 +461,9 @@ class BaseClient:
             problem = str(exc)
         return self._invalid(call, reply)(problem)  # type: ignore[no-any-return]
 
-    def _decode(self, call: _Call, reply: WireReply, response_type: type[Any]) -> Any:
+    def _decode(self, call: _Call, reply: WireReply) -> Any:
         try:
-            return response_decoder(response_type).decode(reply.body)
+            return call.decoder.decode(reply.body)
         except msgspec.ValidationError:
             return None
         except msgspec.DecodeError:

@@ -40,6 +40,10 @@ class ClockLink:
         """The latest local time ``server_time`` can be: sleeping until it never leaves early."""
         return server_time + self._high
 
+    def latest_server_time(self, local_time: float) -> float:
+        """The latest server time ``local_time`` can be (infinite before any reply)."""
+        return local_time - self._low
+
     def not_after(self, server_time: float) -> float:
         """The earliest local time ``server_time`` can be: lateness counted from it is never
         underestimated."""

@@ -27,7 +27,6 @@ class _Quota:
     # member -> reserved start; insertion order is start order (every start >= the last)
     starts: dict[str, float] = field(default_factory=dict)
     cool_until: float = 0.0
-    cooled_at: float = float("-inf")
     leases: set[str] = field(default_factory=set)
     lease_queue: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -91,13 +90,19 @@ class LocalStore:
     def lease_queue(self, key: str) -> asyncio.Lock:
         return self._quotas[key].lease_queue
 
-    def cooled_at(self, key: str) -> float:
-        return self._quotas[key].cooled_at
+    def cool_until(self, key: str) -> float:
+        return self._quotas[key].cool_until
 
     async def cool_down(self, key: str, seconds: float) -> None:
         quota, now = self._quotas[key], self._clock()
-        quota.cool_until = max(quota.cool_until, now + seconds)
-        quota.cooled_at = now
+        ends = now + seconds
+        if ends <= quota.cool_until:
+            return
+        quota.cool_until = ends
+        # As the Redis script does: what would start inside it reserves again after it.
+        inside = [member for member, start in quota.starts.items() if now < start < ends]
+        for member in inside:
+            del quota.starts[member]
 
     async def get_token(self, key: str) -> str | None:
         cached = self._tokens.get(key)

@@ -72,17 +72,25 @@ end
 return 0
 """
 
-# A cool-down only ever grows: a shorter one set later never cuts a longer one short. Every
-# store hears of it on the channel, so calls already reserved before it wait too.
-#   KEYS: cool-down; ARGV: its length, channel, the quota's hash
+# A cool-down only ever grows: a shorter one set later never cuts a longer one short. The
+# reservations that would start inside it are dropped (they neither hold places nor count in
+# windows), and every store hears of its end on the channel, so their owners reserve again
+# after it, in their order; reservations already after its end keep their places.
+#   KEYS: cool-down, starts; ARGV: its length, channel, the quota's hash
+#   returns the end of the cool-down now in force
 COOL_DOWN = """
 local clock = redis.call('TIME')
-local ends = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) + tonumber(ARGV[1])
-if ends > tonumber(redis.call('GET', KEYS[1]) or 0) then
-  redis.call('SET', KEYS[1], string.format('%.0f', ends), 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1)
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local ends = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or 0)
+if ends <= current then
+  return current
 end
-return 0
+local stamp = string.format('%.0f', ends)
+redis.call('SET', KEYS[1], stamp, 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '(' .. string.format('%.0f', now), '(' .. stamp)
+redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. stamp)
+return ends
 """
 
 # Extends a lease its holder still has (an expired one is gone for good).

@@ -50,8 +50,9 @@ class Reserver(Protocol):
         """Local waiters for ``key``'s lease queue here, so one of them polls at a time."""
         ...
 
-    def cooled_at(self, key: str) -> float:
-        """Local clock time of the last cool-down set on ``key`` through this process."""
+    def cool_until(self, key: str) -> float:
+        """The end, on the reserver's clock, of the latest cool-down this process knows of
+        on ``key``. Reservations starting before it were dropped by the cool-down."""
         ...
 
 
@@ -163,7 +164,7 @@ class ReservationTicket:
 
     def _needs_new_slot(self) -> bool:
         late = self._clock() - self._reserver.clock_link.not_after(self._start)
-        return late > self._tolerance or self._reserver.cooled_at(self._key) > self._reserved_at
+        return late > self._tolerance or self._start < self._reserver.cool_until(self._key)
 
     async def depart(self) -> None:
         if self._inner is not None:

@@ -15,7 +15,7 @@ cluster slot)::
     <ns>:rate:{<h>}:leases   zset  concurrency lease -> expiry (µs)
     <ns>:token:{<h>}:value   str   the cached token, expiring before the token does
     <ns>:token:{<h>}:lock    str   the fetch lock's owner (random), with a PX expiry
-    <ns>:cool-downs          pub/sub channel (not a key): <h> of each quota cooling down
+    <ns>:cool-downs          pub/sub channel (not a key): "<h> <end µs>" of each cool-down
 
 Every key expires: starts one longest period after the last reservation, leases after
 ``lease_ttl``, cool-downs at their end, tokens at renewal time (after a day when their
@@ -143,7 +143,7 @@ class RedisStore:
         self._lease_queues: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._token_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._token_copies = TokenCopies(clock)  # no round trip per call for its token
-        self._cooled_at: dict[str, float] = {}  # quota hash -> local time of its cool-down
+        self._cool_until: dict[str, float] = {}  # quota hash -> end of its cool-down (Redis s)
         self._cool_channel = f"{namespace}:cool-downs"
         self._listener: asyncio.Task[None] | None = None
         self._renewals: dict[str, asyncio.Task[None]] = {}
@@ -288,15 +288,23 @@ class RedisStore:
     def lease_queue(self, key: str) -> asyncio.Lock:
         return self._lease_queues[key]
 
-    def cooled_at(self, key: str) -> float:
-        return self._cooled_at.get(_digest(key), -math.inf)
+    def cool_until(self, key: str) -> float:
+        return self._cool_until.get(_digest(key), -math.inf)
+
+    def _heard_cool_down(self, digest: str, ends: float) -> None:
+        if math.isfinite(ends) and ends > self._cool_until.get(digest, -math.inf):
+            self._cool_until[digest] = ends
 
     async def cool_down(self, key: str, seconds: float) -> None:
-        self._cooled_at[_digest(key)] = self._clock()  # this process's sleepers reserve again
+        digest = _digest(key)
+        # This process's sleepers move at once, whether or not Redis answers.
+        self._heard_cool_down(digest, self.clock_link.latest_server_time(self._clock()) + seconds)
 
         async def on_redis() -> None:
-            args: list[str | int] = [_us(seconds), self._cool_channel, _digest(key)]
-            await self._script("COOL_DOWN", [self._rate_keys(key).cool], args)
+            keys = self._rate_keys(key)
+            args: list[str | int] = [_us(seconds), self._cool_channel, digest]
+            ends = await self._script("COOL_DOWN", [keys.cool, keys.starts], args)
+            self._heard_cool_down(digest, ends / 1_000_000)
 
         await self._either(on_redis, lambda: self._local.cool_down(key, seconds))
 
@@ -312,7 +320,9 @@ class RedisStore:
             try:
                 await pubsub.subscribe(self._cool_channel)
                 async for message in pubsub.listen():
-                    self._cooled_at[_text(message["data"])] = self._clock()
+                    digest, _, ends = _text(message["data"]).partition(" ")
+                    if ends.isdigit():
+                        self._heard_cool_down(digest, int(ends) / 1_000_000)
             except (RedisError, OSError) as exc:
                 logger.debug("cool-down channel lost, listening again soon: %r", exc)
             finally:
