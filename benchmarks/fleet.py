@@ -19,7 +19,7 @@ import aiohttp
 
 from aiofeishu import ProjectClient
 from benchmarks._redis_server import running_redis
-from benchmarks._report import Section, Target, cli, fmt_time
+from benchmarks._report import Section, Target, cli, fmt_time, median
 from benchmarks._servers import ServerConfig, fetch_stats, serve
 from benchmarks.quota import (
     FILTER_PATH,
@@ -32,6 +32,9 @@ from benchmarks.quota import (
 
 PROCESSES = 4
 STORES = ("redis", "in-process")
+# Redis rows are judged: the median of three runs, as in the other benchmarks (one host
+# stall can cost a run a window). The in-process rows only show what it replaces: one run.
+REDIS_RUNS, SMOKE_RUNS = 3, 1
 
 
 def scenarios(smoke: bool) -> list[Scenario]:
@@ -134,6 +137,18 @@ async def _stats(url: str) -> dict[str, Any]:
 # -- the section ---------------------------------------------------------------------------
 
 
+def _combine(outcomes: list[Outcome]) -> Outcome:
+    """Median span and wall; the worst of every count, over all runs."""
+    return Outcome(
+        achieved=median([o.achieved for o in outcomes]),
+        wall=median([o.wall for o in outcomes]),
+        max_seen=[max(seen) for seen in zip(*(o.max_seen for o in outcomes), strict=True)],
+        rejected=sum(o.rejected for o in outcomes),
+        failed=sum(o.failed for o in outcomes),
+        token_fetches=max(o.token_fetches for o in outcomes),
+    )
+
+
 def _row(scenario: Scenario, store: str, ideal: float, outcome: Outcome) -> list[str]:
     windows = zip(outcome.max_seen, scenario.windows, strict=True)
     return [
@@ -161,11 +176,15 @@ def _targets(scenario: Scenario, ideal: float, outcome: Outcome) -> list[Target]
     name = f"{scenario.name}, Redis"
     return [
         Target(f"{name}: ≥ 95 % of ideal", efficiency, 0.95, True, f"{efficiency:.1%}"),
-        Target(f"{name}: 0 window overruns", overruns, 0, False, str(overruns)),
-        Target(f"{name}: 0 429s", outcome.rejected, 0, False, str(outcome.rejected)),
-        Target(f"{name}: 0 failed calls", outcome.failed, 0, False, str(outcome.failed)),
+        Target(f"{name}: 0 window overruns (all runs)", overruns, 0, False, str(overruns)),
+        Target(f"{name}: 0 429s (all runs)", outcome.rejected, 0, False, str(outcome.rejected)),
+        Target(f"{name}: 0 failed calls (all runs)", outcome.failed, 0, False, str(outcome.failed)),
         Target(
-            f"{name}: 1 token fetch", outcome.token_fetches, 1, False, str(outcome.token_fetches)
+            f"{name}: 1 token fetch (each run)",
+            outcome.token_fetches,
+            1,
+            False,
+            str(outcome.token_fetches),
         ),
     ]
 
@@ -177,9 +196,14 @@ def run(smoke: bool) -> Section:
             ideal = ideal_schedule(scenario.calls, scenario.windows)
             for store in STORES:
                 url = redis_server.url if store == "redis" else None
-                outcome = run_fleet(scenario, url)
+                runs = (SMOKE_RUNS if smoke else REDIS_RUNS) if url is not None else 1
+                outcomes = []
+                for run_index in range(runs):
+                    outcomes.append(run_fleet(scenario, url))
+                    line = " | ".join(_row(scenario, store, ideal, outcomes[-1]))
+                    print(f"  run {run_index + 1}/{runs}: {line}", flush=True)
+                outcome = _combine(outcomes)
                 rows.append(_row(scenario, store, ideal, outcome))
-                print("  " + " | ".join(rows[-1]), flush=True)
                 if url is not None:  # the in-process rows are the "before": not judged
                     targets += _targets(scenario, ideal, outcome)
     return Section(
@@ -189,8 +213,9 @@ def run(smoke: bool) -> Section:
             f"{PROCESSES} worker processes (spawned), one plugin, one strict server in its own "
             "process counting sliding windows per path; every worker starts its share of the "
             "calls at once after a common barrier.",
-            'redis: `ProjectClient(..., store="redis://…")` against a local redis-server; '
-            "in-process: the default store, i.e. each process limits itself alone.",
+            'redis: `ProjectClient(..., store="redis://…")` against a local redis-server, '
+            f"median of {REDIS_RUNS} runs (counts: the worst or the sum over all runs); "
+            "in-process: the default store, i.e. each process limits itself alone (one run).",
             "15 QPS: `config.list_work_item_types` at the vendor's 1 s window; 15 QPS + 450 "
             "QPM: `work_items.filter`, periods scaled x0.5 in `rate_limits=`, in the server's "
             "windows and in the ideal alike.",
