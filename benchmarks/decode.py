@@ -444,6 +444,13 @@ def run(smoke: bool) -> Section:
                 False,
             ),
             ratio_target(
+                "OKR decode + read: aiofeishu time ÷ (json.loads + the same reading) ≤ 1",
+                ours_okr[1],
+                okr_results["json.loads"][1],
+                1.0,
+                False,
+            ),
+            ratio_target(
                 "filter page decode: aiofeishu time ÷ json.loads ≤ 1",
                 ours_items[0],
                 item_results["json.loads"][0],

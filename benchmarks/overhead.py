@@ -166,8 +166,8 @@ def run(smoke: bool) -> Section:
             ]
         )
     ours = median(cpu["aiofeishu"]) / floor
-    targets = [
-        Target("aiofeishu CPU per call ≤ 1.2× raw aiohttp", ours, 1.2, False, fmt_ratio(ours))
+    targets = [  # issue 9's bound (the first benchmark round set 1.2x)
+        Target("aiofeishu CPU per call ≤ 1.15× raw aiohttp", ours, 1.15, False, fmt_ratio(ours))
     ]
     notes = []
     if lark_installed:

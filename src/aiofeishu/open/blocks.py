@@ -31,15 +31,15 @@ class ContentParagraphElement(OpenObject):
 
     @property
     def text_run(self) -> m.ContentTextRun | None | UnsetType:
-        return self._fields().text_run  # type: ignore[no-any-return]
+        return (self._cache or self._view()).text_run  # type: ignore[no-any-return]
 
     @property
     def docs_link(self) -> m.ContentDocsLink | None | UnsetType:
-        return self._fields().docs_link  # type: ignore[no-any-return]
+        return (self._cache or self._view()).docs_link  # type: ignore[no-any-return]
 
     @property
     def person(self) -> m.ContentPerson | None | UnsetType:
-        return self._fields().person  # type: ignore[no-any-return]
+        return (self._cache or self._view()).person  # type: ignore[no-any-return]
 
 
 class ContentBlockElement(OpenObject):
@@ -56,8 +56,8 @@ class ContentBlockElement(OpenObject):
 
     @property
     def paragraph(self) -> m.ContentParagraph | None | UnsetType:
-        return self._fields().paragraph  # type: ignore[no-any-return]
+        return (self._cache or self._view()).paragraph  # type: ignore[no-any-return]
 
     @property
     def gallery(self) -> m.ContentGallery | None | UnsetType:
-        return self._fields().gallery  # type: ignore[no-any-return]
+        return (self._cache or self._view()).gallery  # type: ignore[no-any-return]

@@ -31,11 +31,11 @@ class RichTextInline(OpenObject):
 
     @property
     def text(self) -> str | None | UnsetType:
-        return self._fields().text  # type: ignore[no-any-return]
+        return (self._cache or self._view()).text  # type: ignore[no-any-return]
 
     @property
     def attrs(self) -> m.RichTextAttrs | None | UnsetType:
-        return self._fields().attrs  # type: ignore[no-any-return]
+        return (self._cache or self._view()).attrs  # type: ignore[no-any-return]
 
 
 class RichTextBlock(OpenObject):
@@ -54,12 +54,12 @@ class RichTextBlock(OpenObject):
 
     @property
     def content(self) -> list[RichTextInline] | None | UnsetType:
-        return self._fields().content  # type: ignore[no-any-return]
+        return (self._cache or self._view()).content  # type: ignore[no-any-return]
 
     @property
     def line_attrs(self) -> m.RichTextLineAttrs | None | UnsetType:
-        return self._fields().line_attrs  # type: ignore[no-any-return]
+        return (self._cache or self._view()).line_attrs  # type: ignore[no-any-return]
 
     @property
     def table_info(self) -> m.RichTextTable | None | UnsetType:
-        return self._fields().table_info  # type: ignore[no-any-return]
+        return (self._cache or self._view()).table_info  # type: ignore[no-any-return]

@@ -31,8 +31,8 @@ class Block(OpenObject):
 
     @property
     def text(self) -> str | None | UnsetType:
-        return self._fields().text  # type: ignore[no-any-return]
+        return (self._cache or self._view()).text  # type: ignore[no-any-return]
 
     @property
     def children(self) -> list[Block] | None | UnsetType:
-        return self._fields().children  # type: ignore[no-any-return]
+        return (self._cache or self._view()).children  # type: ignore[no-any-return]
