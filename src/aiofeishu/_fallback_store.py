@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from aiofeishu._clock_link import ClockLink
-from aiofeishu._reservation import ReservationTicket, admit
+from aiofeishu._reservation import Move, ReservationTicket, admit, note_move
 from aiofeishu._store import RatePolicy, token_fresh_for
 
 __all__ = ["LocalStore"]
@@ -27,6 +27,7 @@ class _Quota:
     # member -> reserved start; insertion order is start order (every start >= the last)
     starts: dict[str, float] = field(default_factory=dict)
     cool_until: float = 0.0
+    moves: list[Move] = field(default_factory=list)
     leases: set[str] = field(default_factory=set)
     lease_queue: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -89,6 +90,23 @@ class LocalStore:
 
     def lease_queue(self, key: str) -> asyncio.Lock:
         return self._quotas[key].lease_queue
+
+    async def keep_place(self, key: str, member: str) -> tuple[float, float] | None:
+        quota, now = self._quotas[key], self._clock()
+        start = quota.starts.get(member)
+        if start is None:
+            return None
+        by = now - start
+        if by <= 0:
+            return now, 0.0
+        # As the Redis script does; insertion order stays start order.
+        quota.starts = {m: (s + by if s > start else s) for m, s in quota.starts.items()}
+        quota.starts[member] = now
+        note_move(quota.moves, Move(now, start, by))
+        return now, by
+
+    def moves(self, key: str) -> list[Move]:
+        return self._quotas[key].moves
 
     def cool_until(self, key: str) -> float:
         return self._quotas[key].cool_until

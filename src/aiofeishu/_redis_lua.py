@@ -4,7 +4,7 @@ so the hosts' clocks never enter a decision; scores are formatted with ``%.0f`` 
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "COMPARE_AND_DELETE", "COOL_DOWN", "GIVE_BACK", "RENEW_LEASE"]
+__all__ = ["ADMIT", "COMPARE_AND_DELETE", "COOL_DOWN", "GIVE_BACK", "KEEP_PLACE", "RENEW_LEASE"]
 
 # The concurrency lease first (a waiter takes no reservation), then the earliest start that
 # is no earlier than now, the cool-down's end and the last reservation (FIFO), and, for each
@@ -89,8 +89,41 @@ end
 local stamp = string.format('%.0f', ends)
 redis.call('SET', KEYS[1], stamp, 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '(' .. string.format('%.0f', now), '(' .. stamp)
-redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. stamp)
+redis.call('PUBLISH', ARGV[2], 'cool ' .. ARGV[3] .. ' ' .. stamp)
 return ends
+"""
+
+# A call leaving later than its reservation keeps its place: it is counted from now, and
+# every later reservation moves on by as much, so gaps and order stay as reserved and no
+# window can overrun. Every store hears of the move, so their sleepers wait it out.
+#   KEYS: starts; ARGV: member, channel, the quota's hash
+#   returns {now, the move} ({now, 0}: not late after all), or {now, -1} when the
+#   reservation is gone (a cool-down dropped it)
+KEEP_PLACE = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then
+  return {now, -1}
+end
+score = tonumber(score)
+local by = now - score
+if by <= 0 then
+  return {now, 0}
+end
+local after = string.format('%.0f', score)
+local later = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. after, '+inf', 'WITHSCORES')
+for i = 1, #later, 2 do
+  redis.call('ZADD', KEYS[1], string.format('%.0f', tonumber(later[i + 1]) + by), later[i])
+end
+redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl + math.ceil(by / 1000))
+end
+local move = after .. ' ' .. string.format('%.0f', by) .. ' ' .. string.format('%.0f', now)
+redis.call('PUBLISH', ARGV[2], 'move ' .. ARGV[3] .. ' ' .. move)
+return {now, by}
 """
 
 # Extends a lease its holder still has (an expired one is gone for good).

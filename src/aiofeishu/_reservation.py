@@ -3,29 +3,55 @@
 A :class:`Reserver` (the Redis script, or its in-process twin) picks the earliest start
 that keeps every window of a policy within its limit and records it, in one step; the
 caller only sleeps. Windows count the reserved start, so a call that leaves later than its
-reservation by more than the policy's margin can absorb reserves again (at the end of the
-queue); a request sent a second time takes a fresh reservation.
+reservation by more than the policy's margin can absorb keeps its place by moving every
+later reservation on by its lateness (a move every store hears of, so sleepers wait it
+out); a request sent a second time takes a fresh reservation, and a call whose start fell
+inside a cool-down reserves again after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import NamedTuple, Protocol
 
 from aiofeishu._clock_link import ClockLink
 from aiofeishu._store import RatePolicy, Ticket
 from aiofeishu._store_errors import StoreUnavailableError
 
-__all__ = ["ReservationTicket", "Reserver", "admit"]
+__all__ = ["Move", "ReservationTicket", "Reserver", "admit", "note_move"]
 
 logger = logging.getLogger("aiofeishu")
 
 # A lease held by someone else is polled (its holder's release is not broadcast): first
 # soon, then at most this often per process.
 LEASE_POLL_MAX = 0.05
+
+
+class Move(NamedTuple):
+    """Reservations counted after ``after`` moved on by ``by``, at ``at`` (reserver's clock)."""
+
+    at: float
+    after: float
+    by: float
+
+
+# Moves are rare (a call left late): a reservation sleeping through this many is unlikely,
+# and it would only miss the oldest.
+MOVES_KEPT = 1024
+
+
+def note_move(moves: list[Move], move: Move) -> None:
+    """Add ``move`` to a quota's moves, in order, once (a store hears its own moves twice)."""
+    at = bisect.bisect_left(moves, move)
+    if at < len(moves) and moves[at] == move:
+        return
+    moves.insert(at, move)
+    if len(moves) > MOVES_KEPT:
+        del moves[0]
 
 
 class Reserver(Protocol):
@@ -48,6 +74,16 @@ class Reserver(Protocol):
 
     def lease_queue(self, key: str) -> asyncio.Lock:
         """Local waiters for ``key``'s lease queue here, so one of them polls at a time."""
+        ...
+
+    async def keep_place(self, key: str, member: str) -> tuple[float, float] | None:
+        """Count ``member`` from now and move every later reservation on by as much as it
+        is late; (the reserver's time now, the move), or None when the reservation is gone.
+        The move is announced to every store (see ``moves``)."""
+        ...
+
+    def moves(self, key: str) -> Sequence[Move]:
+        """The moves this process knows of on ``key``, oldest first."""
         ...
 
     def cool_until(self, key: str) -> float:
@@ -78,6 +114,7 @@ class ReservationTicket:
         "_clock",
         "_departures",
         "_fallback",
+        "_followed",
         "_id",
         "_inner",
         "_key",
@@ -85,6 +122,7 @@ class ReservationTicket:
         "_policy",
         "_released",
         "_reserved_at",
+        "_reserved_on",
         "_reserver",
         "_seq",
         "_start",
@@ -110,6 +148,8 @@ class ReservationTicket:
         self._member: str | None = None
         self._start = 0.0  # on the reserver's clock
         self._reserved_at = 0.0
+        self._reserved_on = 0.0  # the reserver's time when the reservation was made
+        self._followed: set[Move] = set()
         self._departures = 0
         self._released = False
         self._inner: Ticket | None = None
@@ -160,11 +200,57 @@ class ReservationTicket:
             return None
         server_now, start = answer
         self._reserver.clock_link.observe(sent, self._clock(), server_now)
+        self._reserved_on = server_now
+        self._followed.clear()
         return start
 
-    def _needs_new_slot(self) -> bool:
-        late = self._clock() - self._reserver.clock_link.not_after(self._start)
-        return late > self._tolerance or self._start < self._reserver.cool_until(self._key)
+    def _lateness(self) -> float:
+        return self._clock() - self._reserver.clock_link.not_after(self._start)
+
+    async def _follow_moves(self) -> None:
+        """Start later by every move that moved this reservation, and sleep until then."""
+        while True:
+            moved = False
+            for move in self._reserver.moves(self._key):
+                if self._is_moved_by(move):
+                    self._followed.add(move)
+                    self._start += move.by
+                    moved = True
+            if not moved:
+                return
+            delay = self._reserver.clock_link.not_before(self._start) - self._clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    def _is_moved_by(self, move: Move) -> bool:
+        """Whether ``move`` was made after this reservation and moved it (not yet followed)."""
+        return (
+            self._reserved_on < move.at and move.after < self._start and move not in self._followed
+        )
+
+    async def _keep_place(self) -> bool:
+        """Be counted from now, moving the later reservations; False if the place is gone."""
+        assert self._member is not None
+        sent = self._clock()
+        answer = await self._reserver.keep_place(self._key, self._member)
+        if answer is None:
+            return False
+        self._reserver.clock_link.observe(sent, self._clock(), answer[0])
+        self._start = self._reserved_on = answer[0]  # earlier moves are counted in it
+        self._followed.clear()
+        return True
+
+    async def _settle(self) -> None:
+        """Make leaving now keep every window: follow the moves announced, reserve again
+        after a cool-down, and keep the place of a late departure (it leaves at once)."""
+        while True:
+            await self._follow_moves()
+            if self._start < self._reserver.cool_until(self._key):
+                await self.take(replaces=self._member)
+            elif self._lateness() <= self._tolerance or await self._keep_place():
+                return
+            else:
+                await self.take(replaces=self._member)  # its place is gone: a new one
 
     async def depart(self) -> None:
         if self._inner is not None:
@@ -172,8 +258,7 @@ class ReservationTicket:
         try:
             if self._departures:
                 await self.take()  # sent again by aiohttp: this request needs a slot too
-            while self._needs_new_slot():
-                await self.take(replaces=self._member)
+            await self._settle()
         except StoreUnavailableError:
             if self._fallback is None:
                 raise

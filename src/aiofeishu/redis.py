@@ -15,7 +15,8 @@ cluster slot)::
     <ns>:rate:{<h>}:leases   zset  concurrency lease -> expiry (µs)
     <ns>:token:{<h>}:value   str   the cached token, expiring before the token does
     <ns>:token:{<h>}:lock    str   the fetch lock's owner (random), with a PX expiry
-    <ns>:cool-downs          pub/sub channel (not a key): "<h> <end µs>" of each cool-down
+    <ns>:cool-downs          pub/sub channel (not a key): "cool <h> <end>" of each cool-down,
+                             "move <h> <after> <by> <at>" of each late departure (µs)
 
 Every key expires: starts one longest period after the last reservation, leases after
 ``lease_ttl``, cool-downs at their end, tokens at renewal time (after a day when their
@@ -48,7 +49,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from aiofeishu import _redis_lua
 from aiofeishu._clock_link import ClockLink
 from aiofeishu._fallback_store import LocalStore
-from aiofeishu._reservation import admit
+from aiofeishu._reservation import Move, admit, note_move
 from aiofeishu._store import RatePolicy, Store, Ticket, token_fresh_for
 from aiofeishu._store_errors import StoreUnavailableError
 from aiofeishu._token_copies import TokenCopies
@@ -144,6 +145,7 @@ class RedisStore:
         self._token_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._token_copies = TokenCopies(clock)  # no round trip per call for its token
         self._cool_until: dict[str, float] = {}  # quota hash -> end of its cool-down (Redis s)
+        self._moves: defaultdict[str, list[Move]] = defaultdict(list)  # quota hash -> moves
         self._cool_channel = f"{namespace}:cool-downs"
         self._listener: asyncio.Task[None] | None = None
         self._renewals: dict[str, asyncio.Task[None]] = {}
@@ -288,6 +290,21 @@ class RedisStore:
     def lease_queue(self, key: str) -> asyncio.Lock:
         return self._lease_queues[key]
 
+    async def keep_place(self, key: str, member: str) -> tuple[float, float] | None:
+        digest = _digest(key)
+        args = [member, self._cool_channel, digest]
+        script = self._scripts["KEEP_PLACE"](keys=[self._rate_keys(key).starts], args=args)
+        now_us, by_us = (int(value) for value in await self._run(script))
+        if by_us < 0:
+            return None
+        if by_us > 0:  # before the announcement comes back: this process's sleepers move now
+            move = Move(now_us / 1_000_000, (now_us - by_us) / 1_000_000, by_us / 1_000_000)
+            note_move(self._moves[digest], move)  # the same floats as the announcement's
+        return now_us / 1_000_000, by_us / 1_000_000
+
+    def moves(self, key: str) -> list[Move]:
+        return self._moves.get(_digest(key), [])
+
     def cool_until(self, key: str) -> float:
         return self._cool_until.get(_digest(key), -math.inf)
 
@@ -308,6 +325,17 @@ class RedisStore:
 
         await self._either(on_redis, lambda: self._local.cool_down(key, seconds))
 
+    def _hear(self, words: list[str]) -> None:
+        """One announcement: ``cool <h> <end>`` or ``move <h> <after> <by> <at>`` (µs)."""
+        if not all(word.isdigit() for word in words[2:]):
+            return
+        times = [int(word) / 1_000_000 for word in words[2:]]
+        if words[0] == "cool" and len(times) == 1:
+            self._heard_cool_down(words[1], times[0])
+        elif words[0] == "move" and len(times) == 3:
+            after, by, at = times
+            note_move(self._moves[words[1]], Move(at, after, by))
+
     def _hear_cool_downs(self) -> None:
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen())
@@ -320,9 +348,7 @@ class RedisStore:
             try:
                 await pubsub.subscribe(self._cool_channel)
                 async for message in pubsub.listen():
-                    digest, _, ends = _text(message["data"]).partition(" ")
-                    if ends.isdigit():
-                        self._heard_cool_down(digest, int(ends) / 1_000_000)
+                    self._hear(_text(message["data"]).split(" "))
             except (RedisError, OSError) as exc:
                 logger.debug("cool-down channel lost, listening again soon: %r", exc)
             finally:
