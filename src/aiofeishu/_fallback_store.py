@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from aiofeishu._clock_link import ClockLink
-from aiofeishu._reservation import Move, ReservationTicket, admit, note_move
+from aiofeishu._reservation import Move, ReservationTicket, admit, longest_move, note_move
 from aiofeishu._store import RatePolicy, token_fresh_for
 
 __all__ = ["LocalStore"]
@@ -91,19 +91,22 @@ class LocalStore:
     def lease_queue(self, key: str) -> asyncio.Lock:
         return self._quotas[key].lease_queue
 
-    async def keep_place(self, key: str, member: str) -> tuple[float, float] | None:
+    async def keep_place(
+        self, key: str, policy: RatePolicy, member: str
+    ) -> tuple[float, Move | None] | None:
         quota, now = self._quotas[key], self._clock()
         start = quota.starts.get(member)
-        if start is None:
+        if start is None or now - start > longest_move(policy):
             return None
         by = now - start
         if by <= 0:
-            return now, 0.0
+            return now, None
         # As the Redis script does; insertion order stays start order.
         quota.starts = {m: (s + by if s > start else s) for m, s in quota.starts.items()}
         quota.starts[member] = now
-        note_move(quota.moves, Move(now, start, by))
-        return now, by
+        move = Move(now, start, by)
+        note_move(quota.moves, move)
+        return now, move
 
     def moves(self, key: str) -> list[Move]:
         return self._quotas[key].moves

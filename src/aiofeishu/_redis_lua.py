@@ -95,10 +95,12 @@ return ends
 
 # A call leaving later than its reservation keeps its place: it is counted from now, and
 # every later reservation moves on by as much, so gaps and order stay as reserved and no
-# window can overrun. Every store hears of the move, so their sleepers wait it out.
-#   KEYS: starts; ARGV: member, channel, the quota's hash
+# window can overrun. Every store hears of the move, so their sleepers wait it out; a move
+# longer than the given bound is refused (the sleepers it concerns might leave before
+# hearing of it): that call reserves again instead.
+#   KEYS: starts; ARGV: member, channel, the quota's hash, the longest move
 #   returns {now, the move} ({now, 0}: not late after all), or {now, -1} when the
-#   reservation is gone (a cool-down dropped it)
+#   reservation is gone (a cool-down dropped it) or the move would be too long
 KEEP_PLACE = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
@@ -110,6 +112,9 @@ score = tonumber(score)
 local by = now - score
 if by <= 0 then
   return {now, 0}
+end
+if by > tonumber(ARGV[4]) then
+  return {now, -1}
 end
 local after = string.format('%.0f', score)
 local later = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. after, '+inf', 'WITHSCORES')

@@ -76,10 +76,13 @@ class Reserver(Protocol):
         """Local waiters for ``key``'s lease queue here, so one of them polls at a time."""
         ...
 
-    async def keep_place(self, key: str, member: str) -> tuple[float, float] | None:
+    async def keep_place(
+        self, key: str, policy: RatePolicy, member: str
+    ) -> tuple[float, Move | None] | None:
         """Count ``member`` from now and move every later reservation on by as much as it
-        is late; (the reserver's time now, the move), or None when the reservation is gone.
-        The move is announced to every store (see ``moves``)."""
+        is late; (the reserver's time now, the move or None if it was not late), or None
+        when the reservation is gone or the move would exceed ``longest_move(policy)``. The
+        move is announced to every store (see ``moves``)."""
         ...
 
     def moves(self, key: str) -> Sequence[Move]:
@@ -93,6 +96,12 @@ class Reserver(Protocol):
 
 
 Fallback = Callable[[], Awaitable[Ticket]]
+
+
+def longest_move(policy: RatePolicy) -> float:
+    """The longest a late call may move the later reservations: half the shortest period,
+    so those it moves hear of it long before their own start."""
+    return min((period for _, period in policy.windows), default=0.0) / 2
 
 
 def margin_tolerance(policy: RatePolicy) -> float:
@@ -211,7 +220,8 @@ class ReservationTicket:
         """Start later by every move that moved this reservation, and sleep until then."""
         while True:
             moved = False
-            for move in self._reserver.moves(self._key):
+            moves = self._reserver.moves(self._key)
+            for move in moves[bisect.bisect_left(moves, (self._reserved_on,)) :]:
                 if self._is_moved_by(move):
                     self._followed.add(move)
                     self._start += move.by
@@ -223,21 +233,24 @@ class ReservationTicket:
                 await asyncio.sleep(delay)
 
     def _is_moved_by(self, move: Move) -> bool:
-        """Whether ``move`` was made after this reservation and moved it (not yet followed)."""
+        """Whether ``move`` was made after this reservation and moved it (not yet followed).
+        A move stamped in the reservation's own microsecond counts: following one needlessly
+        only waits, missing one could leave too early."""
         return (
-            self._reserved_on < move.at and move.after < self._start and move not in self._followed
+            self._reserved_on <= move.at and move.after < self._start and move not in self._followed
         )
 
     async def _keep_place(self) -> bool:
         """Be counted from now, moving the later reservations; False if the place is gone."""
         assert self._member is not None
         sent = self._clock()
-        answer = await self._reserver.keep_place(self._key, self._member)
+        answer = await self._reserver.keep_place(self._key, self._policy, self._member)
         if answer is None:
             return False
-        self._reserver.clock_link.observe(sent, self._clock(), answer[0])
-        self._start = self._reserved_on = answer[0]  # earlier moves are counted in it
-        self._followed.clear()
+        now, move = answer
+        self._reserver.clock_link.observe(sent, self._clock(), now)
+        self._start = self._reserved_on = now  # earlier moves are counted in it
+        self._followed = {move} if move is not None else set()  # not its own move
         return True
 
     async def _settle(self) -> None:

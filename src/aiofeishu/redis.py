@@ -49,7 +49,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from aiofeishu import _redis_lua
 from aiofeishu._clock_link import ClockLink
 from aiofeishu._fallback_store import LocalStore
-from aiofeishu._reservation import Move, admit, note_move
+from aiofeishu._reservation import Move, admit, longest_move, note_move
 from aiofeishu._store import RatePolicy, Store, Ticket, token_fresh_for
 from aiofeishu._store_errors import StoreUnavailableError
 from aiofeishu._token_copies import TokenCopies
@@ -290,17 +290,22 @@ class RedisStore:
     def lease_queue(self, key: str) -> asyncio.Lock:
         return self._lease_queues[key]
 
-    async def keep_place(self, key: str, member: str) -> tuple[float, float] | None:
+    async def keep_place(
+        self, key: str, policy: RatePolicy, member: str
+    ) -> tuple[float, Move | None] | None:
         digest = _digest(key)
-        args = [member, self._cool_channel, digest]
+        args: list[str | int] = [member, self._cool_channel, digest, _us(longest_move(policy))]
         script = self._scripts["KEEP_PLACE"](keys=[self._rate_keys(key).starts], args=args)
         now_us, by_us = (int(value) for value in await self._run(script))
         if by_us < 0:
             return None
-        if by_us > 0:  # before the announcement comes back: this process's sleepers move now
-            move = Move(now_us / 1_000_000, (now_us - by_us) / 1_000_000, by_us / 1_000_000)
-            note_move(self._moves[digest], move)  # the same floats as the announcement's
-        return now_us / 1_000_000, by_us / 1_000_000
+        if by_us == 0:
+            return now_us / 1_000_000, None
+        # The same floats as the announcement's; noted now, so this process's sleepers move
+        # before it comes back.
+        move = Move(now_us / 1_000_000, (now_us - by_us) / 1_000_000, by_us / 1_000_000)
+        note_move(self._moves[digest], move)
+        return move.at, move
 
     def moves(self, key: str) -> list[Move]:
         return self._moves.get(_digest(key), [])
