@@ -300,26 +300,26 @@ async def test_a_sleeper_of_another_store_hears_of_the_cool_down(
 async def test_a_cool_down_drops_the_reservations_inside_it_and_keeps_the_later_ones(
     make_store: MakeStore, redis_client: aioredis.Redis, namespace: str
 ) -> None:
-    store, policy = make_store(), RatePolicy(windows=((1, 0.2),))
-    for i in range(4):  # starts 0, 225, 450 and 675 ms on
+    store, policy = make_store(), RatePolicy(windows=((1, 0.5),))
+    for i in range(4):  # starts 0, 525, 1050 and 1575 ms on
         assert await store.reserve(RATE, policy, f"m{i}", "-", None) is not None
     first, *_ = await starts_of(redis_client, namespace)
-    await store.cool_down(RATE, 0.3)
+    await store.cool_down(RATE, 0.75)  # issued within 0.3 s, it ends before 1050 ms
     cool_end = int(await redis_client.get(layout(namespace, RATE, "cool")))
     kept = await redis_client.zrange(layout(namespace, RATE, "starts"), 0, -1)
-    # The one at 225 ms would start inside it: dropped, so it neither holds a place nor
-    # counts in a window. The first had started; 450 and 675 ms are after the end.
+    # The one at 525 ms would start inside it: dropped, so it neither holds a place nor
+    # counts in a window. The first had started; 1050 and 1575 ms are after the end.
     assert kept == [b"m0", b"m2", b"m3"]
     assert (await starts_of(redis_client, namespace))[0] == first
     assert store.cool_until(RATE) == cool_end / 1e6
 
 
 async def test_calls_queued_behind_a_cool_down_keep_their_places_when_they_start_after_it(
-    make_store: MakeStore,
+    make_store: MakeStore, redis_client: aioredis.Redis, namespace: str
 ) -> None:
     # Before: every call reserved before a 429 reserved again at the back of the queue, so one
     # 429 in a long queue stalled the fleet for as long as the queue (10-15 s measured).
-    store, policy = make_store(), RatePolicy(windows=((1, 0.2),))
+    store, policy = make_store(), RatePolicy(windows=((1, 0.5),))
     first = await store.admit(RATE, policy)
 
     async def call() -> ReservationTicket:
@@ -327,9 +327,13 @@ async def test_calls_queued_behind_a_cool_down_keep_their_places_when_they_start
         await ticket.depart()
         return ticket  # type: ignore[return-value]
 
-    sleepers = [asyncio.create_task(call()) for _ in range(3)]
-    await asyncio.sleep(0.05)  # all three reserved: 225, 450 and 675 ms on
-    await store.cool_down(RATE, 0.3)
+    sleepers = []
+    for count in range(2, 5):  # one at a time, so they queue in order: 525, 1050, 1575 ms on
+        sleepers.append(asyncio.create_task(call()))
+        async with asyncio.timeout(10):
+            while len(await starts_of(redis_client, namespace)) < count:
+                await asyncio.sleep(0.005)
+    await store.cool_down(RATE, 0.75)  # issued within 0.3 s, it ends before 1050 ms
     tickets = [await sleeper for sleeper in sleepers]
     assert [t.reservations for t in tickets] == [2, 1, 1]
     for ticket in [first, *tickets]:
