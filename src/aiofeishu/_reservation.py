@@ -128,6 +128,7 @@ class ReservationTicket:
         "_inner",
         "_key",
         "_member",
+        "_moved",
         "_policy",
         "_released",
         "_reserved_at",
@@ -159,6 +160,7 @@ class ReservationTicket:
         self._reserved_at = 0.0
         self._reserved_on = 0.0  # the reserver's time when the reservation was made
         self._followed: set[Move] = set()
+        self._moved = 0.0
         self._departures = 0
         self._released = False
         self._inner: Ticket | None = None
@@ -168,8 +170,14 @@ class ReservationTicket:
 
     @property
     def reservations(self) -> int:
-        """Reservations taken so far: one, plus one per late wake or re-send."""
+        """Reservations taken so far: one, plus one per re-send, cool-down it had reserved
+        into, or late wake it could not absorb by a move."""
         return self._seq
+
+    @property
+    def moved(self) -> float:
+        """Seconds by which this call's late departures moved the later reservations on."""
+        return self._moved
 
     async def take(self, replaces: str | None = None) -> None:
         """Reserve a start and sleep until it; cancelled or failing, hold nothing new."""
@@ -251,6 +259,7 @@ class ReservationTicket:
         self._reserver.clock_link.observe(sent, self._clock(), now)
         self._start = self._reserved_on = now  # earlier moves are counted in it
         self._followed = {move} if move is not None else set()  # not its own move
+        self._moved += move.by if move is not None else 0.0
         return True
 
     async def _settle(self) -> None:
