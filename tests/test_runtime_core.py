@@ -573,10 +573,11 @@ async def test_the_response_decoder_exists_before_the_call_takes_its_slot(
 ) -> None:
     # Measured in the fleet benchmark: the first decode imported the generated models (over
     # 100 ms) while other calls' reserved starts passed, so they left late and lost their slots.
-    from aiofeishu import _base
+    from aiofeishu import _base, _plan
     from aiofeishu.project import endpoints
 
     monkeypatch.setattr(_base, "_decoders", {})
+    monkeypatch.setattr(_plan, "_plans", {})  # a plan holds its decoder
     response_type = endpoints.WORK_ITEMS_QUERY.response_type
     client = project(MockTransport(lambda request: ok([])))
     store = client.store()

@@ -140,6 +140,22 @@ async def test_with_options_sends_through_the_same_transport_with_its_own_option
     assert {s.headers["X-USER-KEY"] for s in rest} == {"u"}
 
 
+async def test_a_derived_client_acts_for_itself_even_when_its_parent_groups_were_used() -> None:
+    # `client.config` is cached on first use; a derived client copied from a parent that had
+    # used it sent the derived client's calls with the parent's user key and retries.
+    transport = MockTransport(lambda request: json_reply({"err_code": 50006}, status=500))
+    parent = ProjectClient(
+        "MII_SHARED", "secret", user_key="u", transport=transport, retry_backoff=(0.001, 0.002)
+    )
+    assert parent.config is parent.config  # the group is cached on the parent
+    derived = parent.with_options(user_key="v", max_retries=0)
+    assert derived.config is not parent.config
+    async with parent:
+        with pytest.raises(ServerError):
+            await derived.config.list_businesses(project_key="p")
+    assert [s.headers["X-USER-KEY"] for s in transport.calls()] == ["v"]
+
+
 async def test_with_options_refuses_what_it_cannot_change() -> None:
     client = ProjectClient(
         "MII_SHARED", "secret", user_key="u", transport=MockTransport(lambda r: ok())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Generator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -110,16 +110,15 @@ FileInput = str | os.PathLike[str] | bytes | AsyncIterable[bytes] | FileUpload
 class GroupAPI:
     """Base of the generated ``client.<group>`` classes."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_call", "_client")
 
     def __init__(self, client: Any) -> None:
         self._client: BaseClient = client
-
-    def _call(
-        self, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput
-    ) -> Awaitable[Any]:
-        # Not a coroutine itself: the generated method awaits the pipeline's (one frame less).
-        return self._client._call(endpoint, args, options)
+        # The client's own method, bound once: a generated method's call goes straight into
+        # the pipeline (it runs on every call). Validates now, sends when awaited.
+        self._call: Callable[[Endpoint, Mapping[str, Any], OptionsInput], Awaitable[Any]] = (
+            client._call
+        )
 
     def _paginate(self, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput) -> Any:
         return Paginated(self._client, endpoint, args, options)

@@ -7,7 +7,6 @@ no quota.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import re
@@ -22,6 +21,7 @@ import msgspec
 from aiofeishu._api import FileUpload, RequestOptions
 from aiofeishu._base import enc_hook
 from aiofeishu._endpoint import Endpoint
+from aiofeishu._plan import BODY, FILE, PATH, QUERY, Plan, plan_of
 from aiofeishu.errors import RequestValidationError, validation_path
 
 __all__ = ["Prepared", "fill_path", "prepare"]
@@ -59,36 +59,34 @@ def _refuse(endpoint: Endpoint, message: str, field: str | None = None) -> Reque
     )
 
 
-def fill_path(endpoint: Endpoint, template: str, values: Mapping[str, Any]) -> str:
-    """``template`` with each ``:name`` replaced by its percent-encoded value.
+def fill_path(endpoint: Endpoint, values: Mapping[str, Any]) -> str:
+    """The endpoint's path with each ``:name`` replaced by its percent-encoded value.
 
     ``.`` and ``..`` are refused: they would survive encoding and change the route.
     """
-    parts = _template_parts(template)
+    return _fill(plan_of(endpoint), values)
+
+
+def _fill(plan: Plan, values: Mapping[str, Any]) -> str:
+    parts = plan.path_parts
     if len(parts) == 1:
-        return template
+        return parts[0]
     filled = [parts[0]]
     for i in range(1, len(parts), 2):  # odd parts are placeholder names, even ones literals
         name = parts[i]
         value = values[name]
         text = value if type(value) is str else _path_text(value)
-        if not _PATH_SAFE(text):
+        if not (text.isalnum() and text.isascii()) and not _PATH_SAFE(text):
             if text in ("", ".", ".."):
-                raise _refuse(endpoint, f"`{name}` may not be {text!r} in a path", f"$.{name}")
+                raise _refuse(plan.endpoint, f"`{name}` may not be {text!r} in a path", f"$.{name}")
             text = quote(text, safe="")
         filled.append(text)
         filled.append(parts[i + 1])
     return "".join(filled)
 
 
-_PATH_SAFE = re.compile(r"[A-Za-z0-9_\-]+").fullmatch  # nothing to encode (most keys and ids)
-_PLACEHOLDER = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
-
-
-@functools.lru_cache(maxsize=1024)
-def _template_parts(template: str) -> tuple[str, ...]:
-    """``/a/:x/b`` → ("/a/", "x", "/b"): literals at even, names at odd positions."""
-    return tuple(_PLACEHOLDER.split(template))
+# Nothing to encode (most keys and ids; isalnum + isascii, tried first, is quicker still).
+_PATH_SAFE = re.compile(r"[A-Za-z0-9_\-]+").fullmatch
 
 
 def _path_text(value: Any) -> str:
@@ -262,37 +260,57 @@ def check_headers(endpoint: Endpoint, headers: Mapping[str, str] | None) -> None
             raise _refuse(endpoint, f"header {name!r} contains a line break or NUL")
 
 
-_PATH, _QUERY, _BODY, _FILE = range(4)
-
-
-_layouts: dict[int, tuple[Endpoint, dict[str, int]]] = {}
-
-
-def _layout(endpoint: Endpoint) -> dict[str, int]:
-    """Where each argument of ``endpoint`` travels (made once per endpoint; keyed by
-    identity, since hashing an Endpoint hashes all of its fields)."""
-    cached = _layouts.get(id(endpoint))
-    if cached is not None and cached[0] is endpoint:
-        return cached[1]
-    if len(_layouts) > 1024:  # client.request() makes endpoints on the fly
-        _layouts.clear()
-    layout = dict.fromkeys(endpoint.body_params, _BODY)
-    layout.update(dict.fromkeys(endpoint.query_params, _QUERY))
-    layout.update(dict.fromkeys(endpoint.path_params, _PATH))
-    layout.update(dict.fromkeys(endpoint.file_params, _FILE))
-    _layouts[id(endpoint)] = (endpoint, layout)
-    return layout
-
-
 def prepare(endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions) -> Prepared:
     """Validate ``args`` against the endpoint's request model and encode them."""
-    layout = _layout(endpoint)
+    plan = plan_of(endpoint)
+    if not (options.extra_body or options.extra_query or options.extra_headers):
+        quick = _prepare_plain(plan, args)
+        if quick is not None:
+            return quick
+    return _prepare_checked(plan, args, options)
+
+
+def _prepare_plain(plan: Plan, args: Mapping[str, Any]) -> Prepared | None:
+    """The common call, all of whose arguments are plain values its plan accepts at once
+    (ids, keys, names: what msgspec would accept too); None sends it through full
+    validation, which also words the error."""
+    checks, layout = plan.checks, plan.layout
+    path_values: dict[str, Any] = {}
+    query: dict[str, str] | None = None
+    body_values: dict[str, Any] = {}
+    required = 0
+    for name, value in args.items():
+        if value is msgspec.UNSET:
+            continue
+        check = checks.get(name)
+        if check is None or not check(value):
+            return None
+        where = layout.get(name, BODY)
+        if where == PATH:
+            path_values[name] = value
+        elif where == QUERY:
+            if query is None:
+                query = {}
+            query[name] = _query_value(value)
+        else:
+            body_values[name] = value
+        if name in plan.required:
+            required += 1
+    if required != len(plan.required):
+        return None
+    path = _fill(plan, path_values)
+    body = msgspec.json.encode(body_values) if body_values or plan.sends_body else None
+    return Prepared(plan.endpoint, path, query, body, None, None, None)
+
+
+def _prepare_checked(plan: Plan, args: Mapping[str, Any], options: RequestOptions) -> Prepared:
+    endpoint, layout = plan.endpoint, plan.layout
     values: dict[str, Any] = {}
     files: dict[str, Any] = {}
     for name, value in args.items():
         if value is msgspec.UNSET:
             continue
-        if layout.get(name) == _FILE:
+        if layout.get(name) == FILE:
             _check_file(endpoint, name, value)
             files[name] = value
         else:
@@ -303,10 +321,10 @@ def prepare(endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions
     query: dict[str, str] = {}
     body_values: dict[str, Any] = {}
     for name, value in plain.items():
-        where = layout.get(name, _BODY)
-        if where == _BODY:
+        where = layout.get(name, BODY)
+        if where == BODY:
             body_values[name] = value
-        elif where == _PATH:
+        elif where == PATH:
             path_values[name] = value
         else:
             query[name] = _query_value(value)
@@ -316,11 +334,11 @@ def prepare(endpoint: Endpoint, args: Mapping[str, Any], options: RequestOptions
         body_values.update(extra_body)
     if options.extra_headers:
         check_headers(endpoint, options.extra_headers)
-    path = fill_path(endpoint, endpoint.path, path_values)
+    path = _fill(plan, path_values)
     headers = options.extra_headers or None
     if endpoint.multipart:
         return Prepared(endpoint, path, query or None, None, body_values, files, headers)
     body: bytes | None = None
-    if body_values or endpoint.method in ("POST", "PUT", "PATCH"):
+    if body_values or plan.sends_body:
         body = msgspec.json.encode(body_values)
     return Prepared(endpoint, path, query or None, body, None, None, headers)

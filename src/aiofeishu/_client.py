@@ -26,12 +26,12 @@ from urllib.parse import urljoin
 import msgspec
 
 from aiofeishu import _envelope
-from aiofeishu._api import FileUpload, OptionsInput, RequestOptions
+from aiofeishu._api import FileUpload, GroupAPI, OptionsInput, RequestOptions
 from aiofeishu._auth import TokenProvider
-from aiofeishu._base import response_decoder
 from aiofeishu._build import Prepared, prepare
 from aiofeishu._endpoint import Endpoint
 from aiofeishu._memory_store import default_store
+from aiofeishu._plan import Plan, plan_of
 from aiofeishu._secrets import MaskedHeaders, Secret, redact, redact_value
 from aiofeishu._store import RatePolicy, Store, Ticket, rate_key
 from aiofeishu._transport import (
@@ -101,9 +101,17 @@ class Credential:
     headers: MaskedHeaders
     source: TokenProvider | None = None
     token: Secret | None = None
+    # ``headers`` plus a Content-Type: what most calls send as they are (made once).
+    _with_type: MaskedHeaders | None = None
 
     def __repr__(self) -> str:
         return f"Credential(identity={self.identity!r})"
+
+    def headers_with_type(self, content_type: str) -> MaskedHeaders:
+        sent = self._with_type
+        if sent is None or sent.get("Content-Type") != content_type:
+            sent = self._with_type = MaskedHeaders(self.headers, **{"Content-Type": content_type})
+        return sent
 
 
 @dataclass(slots=True)
@@ -126,9 +134,7 @@ class _Call:
     timeout: float
     idempotency_key: str | None
     retry_safe: bool
-    # Made before admission: the first decoder of a type imports the generated models, which
-    # would otherwise stall the event loop while other calls' reserved starts pass.
-    decoder: msgspec.json.Decoder[Any]
+    plan: Plan  # made before admission (it makes the decoder, which may import models)
     attempt: int = 0
 
     def __repr__(self) -> str:
@@ -174,8 +180,8 @@ class BaseClient:
         # Shared with derived clients: one loop, one session, one store.
         self._binding = _Binding(store=store)
         self._token_errors = token_rejections(self._platform)
-        self._policies: dict[tuple[str, int | None], RatePolicy] = {}
-        self._rate_keys: dict[tuple[str, str, str], str] = {}
+        # (identity, method, path) → (rate key, policy); per client, as policies follow options.
+        self._admissions: dict[tuple[str, str, str], tuple[str, RatePolicy]] = {}
         self._closed = False
 
     # -- lifecycle and derived clients ----------------------------------------
@@ -202,10 +208,13 @@ class BaseClient:
         if unknown:
             raise ConfigurationError(f"with_options cannot change {sorted(unknown)}")
         derived = copy.copy(self)
+        for name, value in list(vars(derived).items()):
+            if isinstance(value, GroupAPI):  # cached `client.<group>`s act for this client
+                del vars(derived)[name]
         derived._options = replace(self._options, **changes)
         derived._owns_transport = False
         derived._closed = False
-        derived._policies = {}
+        derived._admissions = {}
         return derived
 
     @property
@@ -270,7 +279,7 @@ class BaseClient:
     ) -> Awaitable[Any]:
         """Validate now (bad input raises before anything is awaited), send when awaited."""
         resolved = RequestOptions.coerce(options)
-        return self._execute(self._prepare(endpoint, args, resolved), resolved)
+        return self._execute(prepare(endpoint, args, resolved), resolved)
 
     def _new_call(self, prepared: Prepared, options: RequestOptions) -> _Call:
         endpoint = prepared.endpoint
@@ -279,13 +288,13 @@ class BaseClient:
         if endpoint.writes and self._idempotency_header:
             idem = options.idempotency_key or str(uuid.uuid4())
         return _Call(
-            prepared=prepared,
-            options=options,
-            max_retries=own.max_retries if options.max_retries is None else options.max_retries,
-            timeout=own.timeout if options.timeout is None else options.timeout,
-            idempotency_key=idem,
-            retry_safe=_retry_safe(prepared, idem),
-            decoder=response_decoder(endpoint.response_type),
+            prepared,
+            options,
+            own.max_retries if options.max_retries is None else options.max_retries,
+            own.timeout if options.timeout is None else options.timeout,
+            idem,
+            _retry_safe(prepared, idem) if prepared.files else not endpoint.writes or bool(idem),
+            plan_of(endpoint),
         )
 
     # -- the pipeline ----------------------------------------------------------
@@ -318,7 +327,8 @@ class BaseClient:
 
     async def _attempt(self, call: _Call, credential: Credential) -> Any:
         ticket = await self._admit(call, credential)
-        started = time.perf_counter() if logger.isEnabledFor(logging.DEBUG) else 0.0
+        debug = logger.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
         try:
             if call.prepared.endpoint.multipart:
                 with contextlib.ExitStack() as opened:  # the files are open while sending
@@ -329,63 +339,68 @@ class BaseClient:
                 reply = await self._transport.send(request, ticket.depart)
         finally:
             await ticket.release()
-        if logger.isEnabledFor(logging.DEBUG):  # spares building the arguments on every call
+        if debug:  # spares building the log's arguments on every call
             self._log(call, reply, started)
         return self._interpret(call, reply)
 
-    async def _admit(self, call: _Call, credential: Credential) -> Ticket:
-        return await self.store().admit(
-            self._rate_key(call, credential), self._policy(call.prepared.endpoint)
-        )
+    def _admit(self, call: _Call, credential: Credential) -> Awaitable[Ticket]:
+        """Returns when the call may leave (the store's FIFO per rate key)."""
+        return self.store().admit(*self._admission(call, credential))
 
-    def _rate_key(self, call: _Call, credential: Credential) -> str:
+    def _admission(self, call: _Call, credential: Credential) -> tuple[str, RatePolicy]:
+        """The call's rate key (identity and endpoint) and the policy this client applies."""
         endpoint = call.prepared.endpoint
         cache_key = (credential.identity, endpoint.method, endpoint.path)
-        key = self._rate_keys.get(cache_key)
-        if key is None:
-            if len(self._rate_keys) > 4096:
-                self._rate_keys.clear()
-            key = self._rate_keys[cache_key] = rate_key(
-                self._platform, credential.identity, endpoint.key
-            )
-        return key
+        found = self._admissions.get(cache_key)
+        if found is None:
+            if len(self._admissions) > 4096:  # client.request() paths are the caller's
+                self._admissions.clear()
+            key = rate_key(self._platform, credential.identity, endpoint.key)
+            found = self._admissions[cache_key] = (key, self._policy(endpoint))
+        return found
+
+    def _rate_key(self, call: _Call, credential: Credential) -> str:
+        return self._admission(call, credential)[0]
 
     def _policy(self, endpoint: Endpoint) -> RatePolicy:
-        key = (endpoint.rate_limit, endpoint.concurrency)
-        policy = self._policies.get(key)
-        if policy is None:
-            overrides = self._options.rate_limits
-            windows = overrides.get(endpoint.rate_limit, endpoint.windows)
-            policy = self._policies[key] = RatePolicy(
-                windows=tuple(windows or ()),
-                concurrency=endpoint.concurrency,
-                margin=self._options.rate_limit_margin,
-            )
-        return policy
+        windows = self._options.rate_limits.get(endpoint.rate_limit, endpoint.windows)
+        return RatePolicy(
+            windows=tuple(windows or ()),
+            concurrency=endpoint.concurrency,
+            margin=self._options.rate_limit_margin,
+        )
 
     def _wire_request(
         self, call: _Call, credential: Credential, opened: contextlib.ExitStack | None
     ) -> WireRequest:
         prepared = call.prepared
+        if opened is None and not prepared.headers and not call.idempotency_key:
+            headers = credential.headers_with_type(self._content_type)  # shared, read-only
+        else:
+            headers = self._call_headers(call, credential, opened)
+        body = _multipart(prepared, opened) if opened is not None else prepared.body
+        return WireRequest(
+            prepared.endpoint.method,
+            self.base_url + prepared.path,
+            prepared.path,
+            headers,
+            body,
+            prepared.query,
+            call.timeout,
+        )
+
+    def _call_headers(
+        self, call: _Call, credential: Credential, opened: contextlib.ExitStack | None
+    ) -> MaskedHeaders:
+        prepared = call.prepared
         headers = MaskedHeaders(credential.headers)
         if prepared.headers:
             headers.update(prepared.headers)
-        body: bytes | Multipart | None = prepared.body
-        if opened is not None:
-            body = _multipart(prepared, opened)
-        else:
+        if opened is None:  # multipart: aiohttp sets the type with its boundary
             headers["Content-Type"] = self._content_type
         if call.idempotency_key and self._idempotency_header:
             headers[self._idempotency_header] = call.idempotency_key
-        return WireRequest(
-            method=prepared.endpoint.method,
-            url=self.base_url + prepared.path,
-            path=prepared.path,
-            headers=headers,
-            body=body,
-            query=prepared.query,
-            timeout=call.timeout,
-        )
+        return headers
 
     def _log(self, call: _Call, reply: WireReply, started: float) -> None:
         logger.debug(
@@ -406,10 +421,26 @@ class BaseClient:
         frame that raises holds no decoded body (a traceback captured with its locals,
         Sentry-style, would show a token that a failing answer carried).
         """
+        result = self._plain_success(call, reply)
+        if result is not None:
+            return result
         outcome = self._outcome(call, reply)
         if isinstance(outcome, FeishuError):
             raise outcome
         return outcome
+
+    def _plain_success(self, call: _Call, reply: WireReply) -> Any:
+        """The result of the common answer (2xx, the documented model, code 0), read in one
+        step; None leaves the reading to ``_outcome``, which words any problem."""
+        plan = call.plan
+        if not 200 <= reply.status < 300 or plan.success_member is None:
+            return None
+        try:
+            result = plan.decoder.decode(reply.body)
+        except (msgspec.MsgspecError, RecursionError):
+            return None
+        # The typed envelope's code is an int or None (tests/test_plan.py): 0 or None is success.
+        return None if getattr(result, plan.success_member) else self._result(reply, result)
 
     def _outcome(self, call: _Call, reply: WireReply) -> Any:
         endpoint = call.prepared.endpoint
@@ -433,9 +464,7 @@ class BaseClient:
                     return read
                 code, msg, detail = read
                 if not code:
-                    result.__dict__["_raw"] = reply.body
-                    result.__dict__["_log_id"] = reply.headers.get("X-Tt-Logid")
-                    return result
+                    return self._result(reply, result)
                 return self._api_error(call, reply, code, msg, detail)
         probe = self._probe(reply)
         if probe is None:
@@ -452,6 +481,12 @@ class BaseClient:
             return self._invalid(call, reply)("the body does not match the documented response")
         return self._api_error(call, reply, code, msg, detail)
 
+    @staticmethod
+    def _result(reply: WireReply, result: Any) -> Any:
+        result.__dict__["_raw"] = reply.body
+        result.__dict__["_log_id"] = reply.headers.get("X-Tt-Logid")
+        return result
+
     def _read_envelope(
         self, call: _Call, reply: WireReply, envelope: Any, *, typed: bool = False
     ) -> tuple[int | None, str, Any] | InvalidResponseError:
@@ -463,7 +498,7 @@ class BaseClient:
 
     def _decode(self, call: _Call, reply: WireReply) -> Any:
         try:
-            return call.decoder.decode(reply.body)
+            return call.plan.decoder.decode(reply.body)
         except msgspec.ValidationError:
             return None
         except msgspec.DecodeError:

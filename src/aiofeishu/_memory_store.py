@@ -60,7 +60,9 @@ class MemoryStore:
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._limiters: dict[tuple[str, RatePolicy], SlidingWindowLimiter] = {}
+        # Keyed by what shapes a limiter, as a plain tuple: hashing a RatePolicy is a Python
+        # call, and this lookup runs on every call.
+        self._limiters: dict[tuple[object, ...], SlidingWindowLimiter] = {}
         self._leases: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._cool_until: dict[str, float] = {}
         self._tokens: dict[str, tuple[Secret, float]] = {}
@@ -73,9 +75,10 @@ class MemoryStore:
     def _limiter(self, key: str, policy: RatePolicy) -> SlidingWindowLimiter | None:
         if not policy.windows:
             return None
-        limiter = self._limiters.get((key, policy))
+        shape = (key, policy.windows, policy.margin, policy.margin_floor)
+        limiter = self._limiters.get(shape)
         if limiter is None:
-            limiter = self._limiters[(key, policy)] = SlidingWindowLimiter(
+            limiter = self._limiters[shape] = SlidingWindowLimiter(
                 policy.windows,
                 margin=policy.margin,
                 margin_floor=policy.margin_floor,

@@ -95,7 +95,11 @@ class SlidingWindowLimiter:
         """A slot now if nobody waits and every window has room, else None (never waits)."""
         if self._queued:
             return None
-        return self._admit(self._clock())
+        now = self._clock()
+        for w in self._windows:
+            if w.wait_time(now) > 0:
+                return None
+        return self._record(now)
 
     async def acquire(self) -> Slot:
         # Nobody queued: the locked path below would admit this call at once when every
@@ -127,6 +131,9 @@ class SlidingWindowLimiter:
         for w in self._windows:
             if w.wait_time(now) > 0:
                 return None
+        return self._record(now)
+
+    def _record(self, now: float) -> Slot:
         slot = Slot(now, self._clock)
         for w in self._windows:
             w.slots.append(slot)

@@ -128,7 +128,7 @@ def raw_call(
             endpoint.key,
             f"path_params must fill exactly {list(endpoint.path_params)} (missing {missing}, unknown {extra})",
         )
-    filled = fill_path(endpoint, endpoint.path, _to_plain(endpoint, given))
+    filled = fill_path(endpoint, _to_plain(endpoint, given))
     query = {str(k): _query_value(v) for k, v in (params or {}).items()} or None
     body = None
     if json is not None or method in ("POST", "PUT", "PATCH"):

@@ -116,15 +116,6 @@ _departing: contextvars.ContextVar[Depart | None] = contextvars.ContextVar(
 )
 
 
-def _raise_if_cancelled() -> None:
-    """aiohttp's ``connect`` can return to a task already told to cancel (measured: a call
-    cancelled while waiting for a concurrency lease then reached the wire). A cancelled
-    call must send nothing."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 def _hook_departures(connector: aiohttp.BaseConnector) -> None:
     """Make ``connector`` await the current request's ``depart`` once its connection is ready.
 
@@ -142,7 +133,11 @@ def _hook_departures(connector: aiohttp.BaseConnector) -> None:
         depart = _departing.get()
         if depart is not None:
             try:
-                _raise_if_cancelled()
+                # connect can return to a task already told to cancel (measured: a call
+                # cancelled while waiting for a lease then reached the wire): send nothing.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
                 await depart()
             except BaseException:
                 connection.close()
@@ -255,20 +250,25 @@ class AiohttpTransport:
             await self._session.close()
             self._session = None
 
+    def _request(self, request: WireRequest) -> Awaitable[aiohttp.ClientResponse]:
+        session = self._session
+        if session is None or session is not self._hooked or session.closed:
+            session = self._ensure_session()
+        return session.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            data=_aiohttp_body(request.body) if request.body is not None else None,
+            params=request.query,
+            timeout=_client_timeout(request.timeout),
+            allow_redirects=False,
+            proxy=self.proxy,
+        )
+
     async def _response(self, request: WireRequest, depart: Depart) -> aiohttp.ClientResponse:
-        session = self._ensure_session()
         token = _departing.set(depart)
         try:
-            return await session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=_aiohttp_body(request.body),
-                params=request.query,
-                timeout=_client_timeout(request.timeout),
-                allow_redirects=False,
-                proxy=self.proxy,
-            )
+            return await self._request(request)
         except (TimeoutError, aiohttp.ClientError) as exc:
             failure = _failure(request, exc, "")
         finally:
@@ -276,14 +276,21 @@ class AiohttpTransport:
         raise failure  # outside the except block: no chained aiohttp exception
 
     async def send(self, request: WireRequest, depart: Depart) -> WireReply:
-        response = await self._response(request, depart)
+        # _response and the read in one frame: this runs on every call.
+        doing = ""
+        token = _departing.set(depart)
         try:
-            return WireReply(response.status, response.headers, await response.read())
+            response = await self._request(request)
+            doing = "reading the response: "
+            try:
+                return WireReply(response.status, response.headers, await response.read())
+            finally:
+                response.release()
         except (TimeoutError, aiohttp.ClientError) as exc:
-            failure = _failure(request, exc, "reading the response: ")
+            failure = _failure(request, exc, doing)
         finally:
-            response.release()
-        raise failure
+            _departing.reset(token)
+        raise failure  # outside the except block: no chained aiohttp exception
 
     async def open_stream(self, request: WireRequest, depart: Depart) -> WireStream:
         return _AiohttpStream(request, await self._response(request, depart))

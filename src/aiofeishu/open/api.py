@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from msgspec import UNSET, UnsetType
 
@@ -55,24 +55,22 @@ class OkrAPI(GroupAPI):
 
         Doc: open-platform/okr-progress-record-create.md
         """
-        return cast(
-            "m.OkrCreateProgressRecordResponse",
-            await self._call(
-                ep.OKR_CREATE_PROGRESS_RECORD,
-                {
-                    "user_id_type": user_id_type,
-                    "source_title": source_title,
-                    "source_url": source_url,
-                    "target_id": target_id,
-                    "target_type": target_type,
-                    "content": content,
-                    "source_url_pc": source_url_pc,
-                    "source_url_mobile": source_url_mobile,
-                    "progress_rate": progress_rate,
-                },
-                request_options,
-            ),
+        result: m.OkrCreateProgressRecordResponse = await self._call(
+            ep.OKR_CREATE_PROGRESS_RECORD,
+            {
+                "user_id_type": user_id_type,
+                "source_title": source_title,
+                "source_url": source_url,
+                "target_id": target_id,
+                "target_type": target_type,
+                "content": content,
+                "source_url_pc": source_url_pc,
+                "source_url_mobile": source_url_mobile,
+                "progress_rate": progress_rate,
+            },
+            request_options,
         )
+        return result
 
     async def get_progress_record(
         self,
@@ -90,14 +88,12 @@ class OkrAPI(GroupAPI):
 
         Doc: open-platform/okr-progress-record-get.md
         """
-        return cast(
-            "m.OkrGetProgressRecordResponse",
-            await self._call(
-                ep.OKR_GET_PROGRESS_RECORD,
-                {"progress_id": progress_id, "user_id_type": user_id_type},
-                request_options,
-            ),
+        result: m.OkrGetProgressRecordResponse = await self._call(
+            ep.OKR_GET_PROGRESS_RECORD,
+            {"progress_id": progress_id, "user_id_type": user_id_type},
+            request_options,
         )
+        return result
 
 
 class TaskAPI(GroupAPI):
@@ -123,19 +119,17 @@ class TaskAPI(GroupAPI):
 
         Doc: open-platform/task-v1-patch.md
         """
-        return cast(
-            "m.TaskPatchResponse",
-            await self._call(
-                ep.TASK_PATCH,
-                {
-                    "task_id": task_id,
-                    "user_id_type": user_id_type,
-                    "task": task,
-                    "update_fields": update_fields,
-                },
-                request_options,
-            ),
+        result: m.TaskPatchResponse = await self._call(
+            ep.TASK_PATCH,
+            {
+                "task_id": task_id,
+                "user_id_type": user_id_type,
+                "task": task,
+                "update_fields": update_fields,
+            },
+            request_options,
         )
+        return result
 
 
 class OpenGroups:

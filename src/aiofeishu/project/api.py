@@ -59,14 +59,10 @@ class AiAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.OAPIDeleteFileForAIField (no page)
         """
-        return cast(
-            "m.AiDeleteFieldFilesResponse",
-            await self._call(
-                ep.AI_DELETE_FIELD_FILES,
-                {"ai_task_id": ai_task_id, "uuids": uuids},
-                request_options,
-            ),
+        result: m.AiDeleteFieldFilesResponse = await self._call(
+            ep.AI_DELETE_FIELD_FILES, {"ai_task_id": ai_task_id, "uuids": uuids}, request_options
         )
+        return result
 
     async def update_field(
         self,
@@ -82,14 +78,12 @@ class AiAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.OAPIUpdateWorkItemAIField (no page)
         """
-        return cast(
-            "m.AiUpdateFieldResponse",
-            await self._call(
-                ep.AI_UPDATE_FIELD,
-                {"ai_task_id": ai_task_id, "field_value": field_value},
-                request_options,
-            ),
+        result: m.AiUpdateFieldResponse = await self._call(
+            ep.AI_UPDATE_FIELD,
+            {"ai_task_id": ai_task_id, "field_value": field_value},
+            request_options,
         )
+        return result
 
     async def confirm_node(
         self,
@@ -107,19 +101,17 @@ class AiAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.ConfirmAINode (no page)
         """
-        return cast(
-            "m.AiConfirmNodeResponse",
-            await self._call(
-                ep.AI_CONFIRM_NODE,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "state_key": state_key,
-                    "node_uuid": node_uuid,
-                },
-                request_options,
-            ),
+        result: m.AiConfirmNodeResponse = await self._call(
+            ep.AI_CONFIRM_NODE,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "state_key": state_key,
+                "node_uuid": node_uuid,
+            },
+            request_options,
         )
+        return result
 
     async def edit_node(
         self,
@@ -142,22 +134,20 @@ class AiAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.EditAINode (no page)
         """
-        return cast(
-            "m.AiEditNodeResponse",
-            await self._call(
-                ep.AI_EDIT_NODE,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "state_key": state_key,
-                    "node_uuid": node_uuid,
-                    "status": status,
-                    "node_fields": node_fields,
-                    "conform_fields": conform_fields,
-                },
-                request_options,
-            ),
+        result: m.AiEditNodeResponse = await self._call(
+            ep.AI_EDIT_NODE,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "state_key": state_key,
+                "node_uuid": node_uuid,
+                "status": status,
+                "node_fields": node_fields,
+                "conform_fields": conform_fields,
+            },
+            request_options,
         )
+        return result
 
     async def query_node(
         self,
@@ -174,19 +164,17 @@ class AiAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.QueryAINode (no page)
         """
-        return cast(
-            "m.AiQueryNodeResponse",
-            await self._call(
-                ep.AI_QUERY_NODE,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "state_key": state_key,
-                    "node_uuid": node_uuid,
-                },
-                request_options,
-            ),
+        result: m.AiQueryNodeResponse = await self._call(
+            ep.AI_QUERY_NODE,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "state_key": state_key,
+                "node_uuid": node_uuid,
+            },
+            request_options,
         )
+        return result
 
 
 class AttachmentsAPI(GroupAPI):
@@ -220,22 +208,20 @@ class AttachmentsAPI(GroupAPI):
 
         Doc: feishu-project/41-附件-1.md
         """
-        return cast(
-            "m.AttachmentsUploadResponse",
-            await self._call(
-                ep.ATTACHMENTS_UPLOAD,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "file": file,
-                    "field_key": field_key,
-                    "field_alias": field_alias,
-                    "index": index,
-                },
-                request_options,
-            ),
+        result: m.AttachmentsUploadResponse = await self._call(
+            ep.ATTACHMENTS_UPLOAD,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "file": file,
+                "field_key": field_key,
+                "field_alias": field_alias,
+                "index": index,
+            },
+            request_options,
         )
+        return result
 
     async def upload_file(
         self,
@@ -255,14 +241,10 @@ class AttachmentsAPI(GroupAPI):
 
         Doc: feishu-project/42-附件-2.md
         """
-        return cast(
-            "m.AttachmentsUploadFileResponse",
-            await self._call(
-                ep.ATTACHMENTS_UPLOAD_FILE,
-                {"project_key": project_key, "file": file},
-                request_options,
-            ),
+        result: m.AttachmentsUploadFileResponse = await self._call(
+            ep.ATTACHMENTS_UPLOAD_FILE, {"project_key": project_key, "file": file}, request_options
         )
+        return result
 
     def download(
         self,
@@ -321,20 +303,18 @@ class AttachmentsAPI(GroupAPI):
 
         Doc: feishu-project/44-附件-4.md
         """
-        return cast(
-            "m.AttachmentsDeleteResponse",
-            await self._call(
-                ep.ATTACHMENTS_DELETE,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "field_key": field_key,
-                    "field_alias": field_alias,
-                    "uuids": uuids,
-                },
-                request_options,
-            ),
+        result: m.AttachmentsDeleteResponse = await self._call(
+            ep.ATTACHMENTS_DELETE,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "field_key": field_key,
+                "field_alias": field_alias,
+                "uuids": uuids,
+            },
+            request_options,
         )
+        return result
 
 
 class AuthenAPI(GroupAPI):
@@ -359,14 +339,12 @@ class AuthenAPI(GroupAPI):
 
         Doc: feishu-project/02-调用流程-1.md
         """
-        return cast(
-            "m.AuthenPluginTokenResponse",
-            await self._call(
-                ep.AUTHEN_PLUGIN_TOKEN,
-                {"plugin_id": plugin_id, "plugin_secret": plugin_secret, "type": type},
-                request_options,
-            ),
+        result: m.AuthenPluginTokenResponse = await self._call(
+            ep.AUTHEN_PLUGIN_TOKEN,
+            {"plugin_id": plugin_id, "plugin_secret": plugin_secret, "type": type},
+            request_options,
         )
+        return result
 
     async def user_plugin_token(
         self,
@@ -385,14 +363,10 @@ class AuthenAPI(GroupAPI):
 
         Doc: feishu-project/02-调用流程-1.md
         """
-        return cast(
-            "m.AuthenUserPluginTokenResponse",
-            await self._call(
-                ep.AUTHEN_USER_PLUGIN_TOKEN,
-                {"code": code, "grant_type": grant_type},
-                request_options,
-            ),
+        result: m.AuthenUserPluginTokenResponse = await self._call(
+            ep.AUTHEN_USER_PLUGIN_TOKEN, {"code": code, "grant_type": grant_type}, request_options
         )
+        return result
 
     async def refresh_token(
         self,
@@ -410,14 +384,10 @@ class AuthenAPI(GroupAPI):
 
         Doc: feishu-project/02-调用流程-1.md
         """
-        return cast(
-            "m.AuthenRefreshTokenResponse",
-            await self._call(
-                ep.AUTHEN_REFRESH_TOKEN,
-                {"refresh_token": refresh_token, "type": type},
-                request_options,
-            ),
+        result: m.AuthenRefreshTokenResponse = await self._call(
+            ep.AUTHEN_REFRESH_TOKEN, {"refresh_token": refresh_token, "type": type}, request_options
         )
+        return result
 
 
 class ChatsAPI(GroupAPI):
@@ -445,19 +415,17 @@ class ChatsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ChatsBotJoinChatResponse",
-            await self._call(
-                ep.CHATS_BOT_JOIN_CHAT,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "work_item_type_key": work_item_type_key,
-                    "app_ids": app_ids,
-                },
-                request_options,
-            ),
+        result: m.ChatsBotJoinChatResponse = await self._call(
+            ep.CHATS_BOT_JOIN_CHAT,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "work_item_type_key": work_item_type_key,
+                "app_ids": app_ids,
+            },
+            request_options,
         )
+        return result
 
 
 class CommentsAPI(GroupAPI):
@@ -486,21 +454,19 @@ class CommentsAPI(GroupAPI):
 
         Doc: feishu-project/55-评论-2.md
         """
-        return cast(
-            "m.CommentsCreateResponse",
-            await self._call(
-                ep.COMMENTS_CREATE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "content": content,
-                    "rich_text": rich_text,
-                    "doc_rich_text": doc_rich_text,
-                },
-                request_options,
-            ),
+        result: m.CommentsCreateResponse = await self._call(
+            ep.COMMENTS_CREATE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "content": content,
+                "rich_text": rich_text,
+                "doc_rich_text": doc_rich_text,
+            },
+            request_options,
         )
+        return result
 
     def list(
         self,
@@ -561,21 +527,19 @@ class CommentsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.CommentsUpdateResponse",
-            await self._call(
-                ep.COMMENTS_UPDATE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "comment_id": comment_id,
-                    "content": content,
-                    "rich_text": rich_text,
-                },
-                request_options,
-            ),
+        result: m.CommentsUpdateResponse = await self._call(
+            ep.COMMENTS_UPDATE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "comment_id": comment_id,
+                "content": content,
+                "rich_text": rich_text,
+            },
+            request_options,
         )
+        return result
 
     async def delete(
         self,
@@ -596,19 +560,17 @@ class CommentsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.CommentsDeleteResponse",
-            await self._call(
-                ep.COMMENTS_DELETE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "comment_id": comment_id,
-                },
-                request_options,
-            ),
+        result: m.CommentsDeleteResponse = await self._call(
+            ep.COMMENTS_DELETE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "comment_id": comment_id,
+            },
+            request_options,
         )
+        return result
 
     async def create_file_comment(
         self,
@@ -629,19 +591,17 @@ class CommentsAPI(GroupAPI):
 
         Doc: vendor-sdk: Go comment.CreateFileComment (no page)
         """
-        return cast(
-            "m.CommentsCreateFileCommentResponse",
-            await self._call(
-                ep.COMMENTS_CREATE_FILE_COMMENT,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "work_item_type_key": work_item_type_key,
-                    "file_token": file_token,
-                },
-                request_options,
-            ),
+        result: m.CommentsCreateFileCommentResponse = await self._call(
+            ep.COMMENTS_CREATE_FILE_COMMENT,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "work_item_type_key": work_item_type_key,
+                "file_token": file_token,
+            },
+            request_options,
         )
+        return result
 
     def list_file_comments(
         self,
@@ -698,12 +658,10 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/45-配置-1.md
         """
-        return cast(
-            "m.ConfigListWorkItemTypesResponse",
-            await self._call(
-                ep.CONFIG_LIST_WORK_ITEM_TYPES, {"project_key": project_key}, request_options
-            ),
+        result: m.ConfigListWorkItemTypesResponse = await self._call(
+            ep.CONFIG_LIST_WORK_ITEM_TYPES, {"project_key": project_key}, request_options
         )
+        return result
 
     async def list_businesses(
         self,
@@ -720,12 +678,10 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/46-配置-2.md
         """
-        return cast(
-            "m.ConfigListBusinessesResponse",
-            await self._call(
-                ep.CONFIG_LIST_BUSINESSES, {"project_key": project_key}, request_options
-            ),
+        result: m.ConfigListBusinessesResponse = await self._call(
+            ep.CONFIG_LIST_BUSINESSES, {"project_key": project_key}, request_options
         )
+        return result
 
     async def get_work_item_type(
         self,
@@ -744,14 +700,12 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/47-配置-3.md
         """
-        return cast(
-            "m.ConfigGetWorkItemTypeResponse",
-            await self._call(
-                ep.CONFIG_GET_WORK_ITEM_TYPE,
-                {"project_key": project_key, "work_item_type_key": work_item_type_key},
-                request_options,
-            ),
+        result: m.ConfigGetWorkItemTypeResponse = await self._call(
+            ep.CONFIG_GET_WORK_ITEM_TYPE,
+            {"project_key": project_key, "work_item_type_key": work_item_type_key},
+            request_options,
         )
+        return result
 
     async def update_work_item_type(
         self,
@@ -789,26 +743,24 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/48-配置-4.md
         """
-        return cast(
-            "m.ConfigUpdateWorkItemTypeResponse",
-            await self._call(
-                ep.CONFIG_UPDATE_WORK_ITEM_TYPE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "description": description,
-                    "is_disabled": is_disabled,
-                    "is_pinned": is_pinned,
-                    "enable_schedule": enable_schedule,
-                    "schedule_field_key": schedule_field_key,
-                    "estimate_point_field_key": estimate_point_field_key,
-                    "actual_work_time_field_key": actual_work_time_field_key,
-                    "belong_role_keys": belong_role_keys,
-                    "actual_work_time_switch": actual_work_time_switch,
-                },
-                request_options,
-            ),
+        result: m.ConfigUpdateWorkItemTypeResponse = await self._call(
+            ep.CONFIG_UPDATE_WORK_ITEM_TYPE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "description": description,
+                "is_disabled": is_disabled,
+                "is_pinned": is_pinned,
+                "enable_schedule": enable_schedule,
+                "schedule_field_key": schedule_field_key,
+                "estimate_point_field_key": estimate_point_field_key,
+                "actual_work_time_field_key": actual_work_time_field_key,
+                "belong_role_keys": belong_role_keys,
+                "actual_work_time_switch": actual_work_time_switch,
+            },
+            request_options,
         )
+        return result
 
     async def list_fields(
         self,
@@ -827,14 +779,12 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/49-配置-5.md
         """
-        return cast(
-            "m.ConfigListFieldsResponse",
-            await self._call(
-                ep.CONFIG_LIST_FIELDS,
-                {"project_key": project_key, "work_item_type_key": work_item_type_key},
-                request_options,
-            ),
+        result: m.ConfigListFieldsResponse = await self._call(
+            ep.CONFIG_LIST_FIELDS,
+            {"project_key": project_key, "work_item_type_key": work_item_type_key},
+            request_options,
         )
+        return result
 
     async def create_field(
         self,
@@ -893,35 +843,33 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ConfigCreateFieldResponse",
-            await self._call(
-                ep.CONFIG_CREATE_FIELD,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "field_name": field_name,
-                    "field_type_key": field_type_key,
-                    "field_alias": field_alias,
-                    "value_type": value_type,
-                    "reference_work_item_type_key": reference_work_item_type_key,
-                    "reference_field_key": reference_field_key,
-                    "field_value": field_value,
-                    "free_add": free_add,
-                    "work_item_relation_uuid": work_item_relation_uuid,
-                    "default_value": default_value,
-                    "help_description": help_description,
-                    "authorized_roles": authorized_roles,
-                    "is_multi": is_multi,
-                    "format": format,
-                    "team_option": team_option,
-                    "number_config": number_config,
-                    "related_field_extra_display_infos": related_field_extra_display_infos,
-                    "parent_field_key": parent_field_key,
-                },
-                request_options,
-            ),
+        result: m.ConfigCreateFieldResponse = await self._call(
+            ep.CONFIG_CREATE_FIELD,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "field_name": field_name,
+                "field_type_key": field_type_key,
+                "field_alias": field_alias,
+                "value_type": value_type,
+                "reference_work_item_type_key": reference_work_item_type_key,
+                "reference_field_key": reference_field_key,
+                "field_value": field_value,
+                "free_add": free_add,
+                "work_item_relation_uuid": work_item_relation_uuid,
+                "default_value": default_value,
+                "help_description": help_description,
+                "authorized_roles": authorized_roles,
+                "is_multi": is_multi,
+                "format": format,
+                "team_option": team_option,
+                "number_config": number_config,
+                "related_field_extra_display_infos": related_field_extra_display_infos,
+                "parent_field_key": parent_field_key,
+            },
+            request_options,
         )
+        return result
 
     async def update_field(
         self,
@@ -968,29 +916,27 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ConfigUpdateFieldResponse",
-            await self._call(
-                ep.CONFIG_UPDATE_FIELD,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "field_key": field_key,
-                    "field_name": field_name,
-                    "field_alias": field_alias,
-                    "field_value": field_value,
-                    "free_add": free_add,
-                    "work_item_relation_uuid": work_item_relation_uuid,
-                    "default_value": default_value,
-                    "help_description": help_description,
-                    "authorized_roles": authorized_roles,
-                    "team_option": team_option,
-                    "number_config": number_config,
-                    "related_field_extra_display_infos": related_field_extra_display_infos,
-                },
-                request_options,
-            ),
+        result: m.ConfigUpdateFieldResponse = await self._call(
+            ep.CONFIG_UPDATE_FIELD,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "field_key": field_key,
+                "field_name": field_name,
+                "field_alias": field_alias,
+                "field_value": field_value,
+                "free_add": free_add,
+                "work_item_relation_uuid": work_item_relation_uuid,
+                "default_value": default_value,
+                "help_description": help_description,
+                "authorized_roles": authorized_roles,
+                "team_option": team_option,
+                "number_config": number_config,
+                "related_field_extra_display_infos": related_field_extra_display_infos,
+            },
+            request_options,
         )
+        return result
 
     async def list_relations(
         self,
@@ -1007,12 +953,10 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/50-配置-6.md
         """
-        return cast(
-            "m.ConfigListRelationsResponse",
-            await self._call(
-                ep.CONFIG_LIST_RELATIONS, {"project_key": project_key}, request_options
-            ),
+        result: m.ConfigListRelationsResponse = await self._call(
+            ep.CONFIG_LIST_RELATIONS, {"project_key": project_key}, request_options
         )
+        return result
 
     async def create_relation(
         self,
@@ -1036,19 +980,17 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ConfigCreateRelationResponse",
-            await self._call(
-                ep.CONFIG_CREATE_RELATION,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "name": name,
-                    "relation_details": relation_details,
-                },
-                request_options,
-            ),
+        result: m.ConfigCreateRelationResponse = await self._call(
+            ep.CONFIG_CREATE_RELATION,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "name": name,
+                "relation_details": relation_details,
+            },
+            request_options,
         )
+        return result
 
     async def update_relation(
         self,
@@ -1075,20 +1017,18 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ConfigUpdateRelationResponse",
-            await self._call(
-                ep.CONFIG_UPDATE_RELATION,
-                {
-                    "relation_id": relation_id,
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "name": name,
-                    "relation_details": relation_details,
-                },
-                request_options,
-            ),
+        result: m.ConfigUpdateRelationResponse = await self._call(
+            ep.CONFIG_UPDATE_RELATION,
+            {
+                "relation_id": relation_id,
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "name": name,
+                "relation_details": relation_details,
+            },
+            request_options,
         )
+        return result
 
     async def delete_relation(
         self,
@@ -1108,14 +1048,12 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ConfigDeleteRelationResponse",
-            await self._call(
-                ep.CONFIG_DELETE_RELATION,
-                {"relation_id": relation_id, "project_key": project_key},
-                request_options,
-            ),
+        result: m.ConfigDeleteRelationResponse = await self._call(
+            ep.CONFIG_DELETE_RELATION,
+            {"relation_id": relation_id, "project_key": project_key},
+            request_options,
         )
+        return result
 
     async def list_templates(
         self,
@@ -1134,14 +1072,12 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/51-配置-7.md
         """
-        return cast(
-            "m.ConfigListTemplatesResponse",
-            await self._call(
-                ep.CONFIG_LIST_TEMPLATES,
-                {"project_key": project_key, "work_item_type_key": work_item_type_key},
-                request_options,
-            ),
+        result: m.ConfigListTemplatesResponse = await self._call(
+            ep.CONFIG_LIST_TEMPLATES,
+            {"project_key": project_key, "work_item_type_key": work_item_type_key},
+            request_options,
         )
+        return result
 
     async def get_template(
         self,
@@ -1160,14 +1096,12 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/52-配置-8.md
         """
-        return cast(
-            "m.ConfigGetTemplateResponse",
-            await self._call(
-                ep.CONFIG_GET_TEMPLATE,
-                {"project_key": project_key, "template_id": template_id},
-                request_options,
-            ),
+        result: m.ConfigGetTemplateResponse = await self._call(
+            ep.CONFIG_GET_TEMPLATE,
+            {"project_key": project_key, "template_id": template_id},
+            request_options,
         )
+        return result
 
     async def create_template(
         self,
@@ -1191,19 +1125,17 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ConfigCreateTemplateResponse",
-            await self._call(
-                ep.CONFIG_CREATE_TEMPLATE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "template_name": template_name,
-                    "copy_template_id": copy_template_id,
-                },
-                request_options,
-            ),
+        result: m.ConfigCreateTemplateResponse = await self._call(
+            ep.CONFIG_CREATE_TEMPLATE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "template_name": template_name,
+                "copy_template_id": copy_template_id,
+            },
+            request_options,
         )
+        return result
 
     async def update_template(
         self,
@@ -1229,19 +1161,17 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ConfigUpdateTemplateResponse",
-            await self._call(
-                ep.CONFIG_UPDATE_TEMPLATE,
-                {
-                    "project_key": project_key,
-                    "template_id": template_id,
-                    "workflow_confs": workflow_confs,
-                    "state_flow_confs": state_flow_confs,
-                },
-                request_options,
-            ),
+        result: m.ConfigUpdateTemplateResponse = await self._call(
+            ep.CONFIG_UPDATE_TEMPLATE,
+            {
+                "project_key": project_key,
+                "template_id": template_id,
+                "workflow_confs": workflow_confs,
+                "state_flow_confs": state_flow_confs,
+            },
+            request_options,
         )
+        return result
 
     async def delete_template(
         self,
@@ -1261,14 +1191,12 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ConfigDeleteTemplateResponse",
-            await self._call(
-                ep.CONFIG_DELETE_TEMPLATE,
-                {"project_key": project_key, "template_id": template_id},
-                request_options,
-            ),
+        result: m.ConfigDeleteTemplateResponse = await self._call(
+            ep.CONFIG_DELETE_TEMPLATE,
+            {"project_key": project_key, "template_id": template_id},
+            request_options,
         )
+        return result
 
     async def list_roles(
         self,
@@ -1287,14 +1215,12 @@ class ConfigAPI(GroupAPI):
 
         Doc: feishu-project/53-配置-9.md
         """
-        return cast(
-            "m.ConfigListRolesResponse",
-            await self._call(
-                ep.CONFIG_LIST_ROLES,
-                {"project_key": project_key, "work_item_type_key": work_item_type_key},
-                request_options,
-            ),
+        result: m.ConfigListRolesResponse = await self._call(
+            ep.CONFIG_LIST_ROLES,
+            {"project_key": project_key, "work_item_type_key": work_item_type_key},
+            request_options,
         )
+        return result
 
     async def create_role(
         self,
@@ -1311,18 +1237,12 @@ class ConfigAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.CreateFlowRole (no page)
         """
-        return cast(
-            "m.ConfigCreateRoleResponse",
-            await self._call(
-                ep.CONFIG_CREATE_ROLE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "role": role,
-                },
-                request_options,
-            ),
+        result: m.ConfigCreateRoleResponse = await self._call(
+            ep.CONFIG_CREATE_ROLE,
+            {"project_key": project_key, "work_item_type_key": work_item_type_key, "role": role},
+            request_options,
         )
+        return result
 
     async def update_role(
         self,
@@ -1345,20 +1265,18 @@ class ConfigAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.UpdateFlowRole (no page)
         """
-        return cast(
-            "m.ConfigUpdateRoleResponse",
-            await self._call(
-                ep.CONFIG_UPDATE_ROLE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "role_id": role_id,
-                    "role_alias": role_alias,
-                    "role": role,
-                },
-                request_options,
-            ),
+        result: m.ConfigUpdateRoleResponse = await self._call(
+            ep.CONFIG_UPDATE_ROLE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "role_id": role_id,
+                "role_alias": role_alias,
+                "role": role,
+            },
+            request_options,
         )
+        return result
 
     async def delete_role(
         self,
@@ -1380,19 +1298,17 @@ class ConfigAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.DeleteFlowRole (no page)
         """
-        return cast(
-            "m.ConfigDeleteRoleResponse",
-            await self._call(
-                ep.CONFIG_DELETE_ROLE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "role_id": role_id,
-                    "role_alias": role_alias,
-                },
-                request_options,
-            ),
+        result: m.ConfigDeleteRoleResponse = await self._call(
+            ep.CONFIG_DELETE_ROLE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "role_id": role_id,
+                "role_alias": role_alias,
+            },
+            request_options,
         )
+        return result
 
     async def list_field_options(
         self,
@@ -1417,20 +1333,18 @@ class ConfigAPI(GroupAPI):
 
         Doc: vendor-sdk: Java workitem.queryWorkItemFieldOptions (no page)
         """
-        return cast(
-            "m.ConfigListFieldOptionsResponse",
-            await self._call(
-                ep.CONFIG_LIST_FIELD_OPTIONS,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "field_key": field_key,
-                    "first_option_key": first_option_key,
-                },
-                request_options,
-            ),
+        result: m.ConfigListFieldOptionsResponse = await self._call(
+            ep.CONFIG_LIST_FIELD_OPTIONS,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "field_key": field_key,
+                "first_option_key": first_option_key,
+            },
+            request_options,
         )
+        return result
 
 
 class MeasuresAPI(GroupAPI):
@@ -1453,14 +1367,12 @@ class MeasuresAPI(GroupAPI):
 
         Doc: feishu-project/62-视图中度量-7.md
         """
-        return cast(
-            "m.MeasuresGetChartResponse",
-            await self._call(
-                ep.MEASURES_GET_CHART,
-                {"project_key": project_key, "chart_id": chart_id},
-                request_options,
-            ),
+        result: m.MeasuresGetChartResponse = await self._call(
+            ep.MEASURES_GET_CHART,
+            {"project_key": project_key, "chart_id": chart_id},
+            request_options,
         )
+        return result
 
     def list_charts(
         self,
@@ -1518,14 +1430,12 @@ class PlanTablesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.QueryWbsTemplateConf (no page)
         """
-        return cast(
-            "m.PlanTablesGetTemplateResponse",
-            await self._call(
-                ep.PLAN_TABLES_GET_TEMPLATE,
-                {"project_key": project_key, "template_key": template_key},
-                request_options,
-            ),
+        result: m.PlanTablesGetTemplateResponse = await self._call(
+            ep.PLAN_TABLES_GET_TEMPLATE,
+            {"project_key": project_key, "template_key": template_key},
+            request_options,
         )
+        return result
 
     async def publish_commit(
         self,
@@ -1543,19 +1453,17 @@ class PlanTablesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.WbsCollaborationPublish (no page)
         """
-        return cast(
-            "m.PlanTablesPublishCommitResponse",
-            await self._call(
-                ep.PLAN_TABLES_PUBLISH_COMMIT,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "draft_id": draft_id,
-                    "commit_id": commit_id,
-                },
-                request_options,
-            ),
+        result: m.PlanTablesPublishCommitResponse = await self._call(
+            ep.PLAN_TABLES_PUBLISH_COMMIT,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "draft_id": draft_id,
+                "commit_id": commit_id,
+            },
+            request_options,
         )
+        return result
 
     async def switch_back_to_draft(
         self,
@@ -1573,19 +1481,17 @@ class PlanTablesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.SwitchBackToWbsViewDraft (no page)
         """
-        return cast(
-            "m.PlanTablesSwitchBackToDraftResponse",
-            await self._call(
-                ep.PLAN_TABLES_SWITCH_BACK_TO_DRAFT,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "draft_id": draft_id,
-                    "commit_id": commit_id,
-                },
-                request_options,
-            ),
+        result: m.PlanTablesSwitchBackToDraftResponse = await self._call(
+            ep.PLAN_TABLES_SWITCH_BACK_TO_DRAFT,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "draft_id": draft_id,
+                "commit_id": commit_id,
+            },
+            request_options,
         )
+        return result
 
     async def update_frozen_rows(
         self,
@@ -1604,20 +1510,18 @@ class PlanTablesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.WBSUpdateDraftFrozenRows (no page)
         """
-        return cast(
-            "m.PlanTablesUpdateFrozenRowsResponse",
-            await self._call(
-                ep.PLAN_TABLES_UPDATE_FROZEN_ROWS,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "draft_id": draft_id,
-                    "update_type": update_type,
-                    "commit_id": commit_id,
-                },
-                request_options,
-            ),
+        result: m.PlanTablesUpdateFrozenRowsResponse = await self._call(
+            ep.PLAN_TABLES_UPDATE_FROZEN_ROWS,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "draft_id": draft_id,
+                "update_type": update_type,
+                "commit_id": commit_id,
+            },
+            request_options,
         )
+        return result
 
     async def complete_create_audit(
         self,
@@ -1635,19 +1539,17 @@ class PlanTablesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.CompleteCreateAuditDraft (no page)
         """
-        return cast(
-            "m.PlanTablesCompleteCreateAuditResponse",
-            await self._call(
-                ep.PLAN_TABLES_COMPLETE_CREATE_AUDIT,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "draft_id": draft_id,
-                    "commit_id": commit_id,
-                },
-                request_options,
-            ),
+        result: m.PlanTablesCompleteCreateAuditResponse = await self._call(
+            ep.PLAN_TABLES_COMPLETE_CREATE_AUDIT,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "draft_id": draft_id,
+                "commit_id": commit_id,
+            },
+            request_options,
         )
+        return result
 
     async def patch_draft(
         self,
@@ -1665,19 +1567,17 @@ class PlanTablesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.PatchWBSViewDraft (no page)
         """
-        return cast(
-            "m.PlanTablesPatchDraftResponse",
-            await self._call(
-                ep.PLAN_TABLES_PATCH_DRAFT,
-                {
-                    "project_key": project_key,
-                    "draft_id": draft_id,
-                    "operations": operations,
-                    "schedule_table_uuid": schedule_table_uuid,
-                },
-                request_options,
-            ),
+        result: m.PlanTablesPatchDraftResponse = await self._call(
+            ep.PLAN_TABLES_PATCH_DRAFT,
+            {
+                "project_key": project_key,
+                "draft_id": draft_id,
+                "operations": operations,
+                "schedule_table_uuid": schedule_table_uuid,
+            },
+            request_options,
         )
+        return result
 
     async def publish_draft(
         self,
@@ -1693,14 +1593,12 @@ class PlanTablesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.PublishWBSViewDraft (no page)
         """
-        return cast(
-            "m.PlanTablesPublishDraftResponse",
-            await self._call(
-                ep.PLAN_TABLES_PUBLISH_DRAFT,
-                {"project_key": project_key, "draft_id": draft_id},
-                request_options,
-            ),
+        result: m.PlanTablesPublishDraftResponse = await self._call(
+            ep.PLAN_TABLES_PUBLISH_DRAFT,
+            {"project_key": project_key, "draft_id": draft_id},
+            request_options,
         )
+        return result
 
     async def query_draft(
         self,
@@ -1717,19 +1615,17 @@ class PlanTablesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.QueryWBSViewDraft (no page)
         """
-        return cast(
-            "m.PlanTablesQueryDraftResponse",
-            await self._call(
-                ep.PLAN_TABLES_QUERY_DRAFT,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "work_item_type_key": work_item_type_key,
-                    "need_init": need_init,
-                },
-                request_options,
-            ),
+        result: m.PlanTablesQueryDraftResponse = await self._call(
+            ep.PLAN_TABLES_QUERY_DRAFT,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "work_item_type_key": work_item_type_key,
+                "need_init": need_init,
+            },
+            request_options,
         )
+        return result
 
     async def reset_draft(
         self,
@@ -1746,18 +1642,16 @@ class PlanTablesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.ResetWBSViewDraft (no page)
         """
-        return cast(
-            "m.PlanTablesResetDraftResponse",
-            await self._call(
-                ep.PLAN_TABLES_RESET_DRAFT,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "work_item_type_key": work_item_type_key,
-                },
-                request_options,
-            ),
+        result: m.PlanTablesResetDraftResponse = await self._call(
+            ep.PLAN_TABLES_RESET_DRAFT,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "work_item_type_key": work_item_type_key,
+            },
+            request_options,
         )
+        return result
 
     async def list_sub_work_item_confs(
         self,
@@ -1774,19 +1668,17 @@ class PlanTablesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.GetWBSViewSubWorkItemConf (no page)
         """
-        return cast(
-            "m.PlanTablesListSubWorkItemConfsResponse",
-            await self._call(
-                ep.PLAN_TABLES_LIST_SUB_WORK_ITEM_CONFS,
-                {
-                    "draft_id": draft_id,
-                    "work_item_id": work_item_id,
-                    "node_uuid": node_uuid,
-                    "project_key": project_key,
-                },
-                request_options,
-            ),
+        result: m.PlanTablesListSubWorkItemConfsResponse = await self._call(
+            ep.PLAN_TABLES_LIST_SUB_WORK_ITEM_CONFS,
+            {
+                "draft_id": draft_id,
+                "work_item_id": work_item_id,
+                "node_uuid": node_uuid,
+                "project_key": project_key,
+            },
+            request_options,
         )
+        return result
 
 
 class ProjectsAPI(GroupAPI):
@@ -1814,19 +1706,17 @@ class ProjectsAPI(GroupAPI):
 
         Doc: feishu-project/16-空间-1.md
         """
-        return cast(
-            "m.ProjectsListResponse",
-            await self._call(
-                ep.PROJECTS_LIST,
-                {
-                    "user_key": user_key,
-                    "order": order,
-                    "tenant_group_id": tenant_group_id,
-                    "asset_key": asset_key,
-                },
-                request_options,
-            ),
+        result: m.ProjectsListResponse = await self._call(
+            ep.PROJECTS_LIST,
+            {
+                "user_key": user_key,
+                "order": order,
+                "tenant_group_id": tenant_group_id,
+                "asset_key": asset_key,
+            },
+            request_options,
         )
+        return result
 
     async def detail(
         self,
@@ -1851,20 +1741,18 @@ class ProjectsAPI(GroupAPI):
 
         Doc: feishu-project/17-空间-2.md
         """
-        return cast(
-            "m.ProjectsDetailResponse",
-            await self._call(
-                ep.PROJECTS_DETAIL,
-                {
-                    "user_key": user_key,
-                    "project_keys": project_keys,
-                    "simple_names": simple_names,
-                    "simple_name": simple_name,
-                    "tenant_group_id": tenant_group_id,
-                },
-                request_options,
-            ),
+        result: m.ProjectsDetailResponse = await self._call(
+            ep.PROJECTS_DETAIL,
+            {
+                "user_key": user_key,
+                "project_keys": project_keys,
+                "simple_names": simple_names,
+                "simple_name": simple_name,
+                "tenant_group_id": tenant_group_id,
+            },
+            request_options,
         )
+        return result
 
 
 class RelationsAPI(GroupAPI):
@@ -1887,14 +1775,12 @@ class RelationsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.RelationsListRulesResponse",
-            await self._call(
-                ep.RELATIONS_LIST_RULES,
-                {"project_key": project_key, "remote_projects": remote_projects},
-                request_options,
-            ),
+        result: m.RelationsListRulesResponse = await self._call(
+            ep.RELATIONS_LIST_RULES,
+            {"project_key": project_key, "remote_projects": remote_projects},
+            request_options,
         )
+        return result
 
     async def list_work_items(
         self,
@@ -1923,22 +1809,20 @@ class RelationsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.RelationsListWorkItemsResponse",
-            await self._call(
-                ep.RELATIONS_LIST_WORK_ITEMS,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "relation_rule_id": relation_rule_id,
-                    "relation_work_item_id": relation_work_item_id,
-                    "relation_work_item_type_key": relation_work_item_type_key,
-                    "relation_project_key": relation_project_key,
-                },
-                request_options,
-            ),
+        result: m.RelationsListWorkItemsResponse = await self._call(
+            ep.RELATIONS_LIST_WORK_ITEMS,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "relation_rule_id": relation_rule_id,
+                "relation_work_item_id": relation_work_item_id,
+                "relation_work_item_type_key": relation_work_item_type_key,
+                "relation_project_key": relation_project_key,
+            },
+            request_options,
         )
+        return result
 
     async def batch_bind(
         self,
@@ -1964,20 +1848,18 @@ class RelationsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.RelationsBatchBindResponse",
-            await self._call(
-                ep.RELATIONS_BATCH_BIND,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "relation_rule_id": relation_rule_id,
-                    "instances": instances,
-                },
-                request_options,
-            ),
+        result: m.RelationsBatchBindResponse = await self._call(
+            ep.RELATIONS_BATCH_BIND,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "relation_rule_id": relation_rule_id,
+                "instances": instances,
+            },
+            request_options,
         )
+        return result
 
     async def unbind(
         self,
@@ -2003,20 +1885,18 @@ class RelationsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.RelationsUnbindResponse",
-            await self._call(
-                ep.RELATIONS_UNBIND,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "relation_rule_id": relation_rule_id,
-                    "relation_work_item_id": relation_work_item_id,
-                },
-                request_options,
-            ),
+        result: m.RelationsUnbindResponse = await self._call(
+            ep.RELATIONS_UNBIND,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "relation_rule_id": relation_rule_id,
+                "relation_work_item_id": relation_work_item_id,
+            },
+            request_options,
         )
+        return result
 
 
 class ResourcesAPI(GroupAPI):
@@ -2039,20 +1919,18 @@ class ResourcesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.ElementTemplateCreate (no page)
         """
-        return cast(
-            "m.ResourcesCreateElementResponse",
-            await self._call(
-                ep.RESOURCES_CREATE_ELEMENT,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "element_type": element_type,
-                    "node_element": node_element,
-                    "task_element": task_element,
-                },
-                request_options,
-            ),
+        result: m.ResourcesCreateElementResponse = await self._call(
+            ep.RESOURCES_CREATE_ELEMENT,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "element_type": element_type,
+                "node_element": node_element,
+                "task_element": task_element,
+            },
+            request_options,
         )
+        return result
 
     async def query_elements(
         self,
@@ -2070,20 +1948,18 @@ class ResourcesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.ElementTemplateQuery (no page)
         """
-        return cast(
-            "m.ResourcesQueryElementsResponse",
-            await self._call(
-                ep.RESOURCES_QUERY_ELEMENTS,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "element_type": element_type,
-                    "page_num": page_num,
-                    "page_size": page_size,
-                },
-                request_options,
-            ),
+        result: m.ResourcesQueryElementsResponse = await self._call(
+            ep.RESOURCES_QUERY_ELEMENTS,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "element_type": element_type,
+                "page_num": page_num,
+                "page_size": page_size,
+            },
+            request_options,
         )
+        return result
 
     async def create_instance(
         self,
@@ -2104,21 +1980,19 @@ class ResourcesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.ResourceCreateInstance (no page)
         """
-        return cast(
-            "m.ResourcesCreateInstanceResponse",
-            await self._call(
-                ep.RESOURCES_CREATE_INSTANCE,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "work_item_type_key": work_item_type_key,
-                    "field_value_pairs": field_value_pairs,
-                    "template_id": template_id,
-                    "name": name,
-                },
-                request_options,
-            ),
+        result: m.ResourcesCreateInstanceResponse = await self._call(
+            ep.RESOURCES_CREATE_INSTANCE,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "work_item_type_key": work_item_type_key,
+                "field_value_pairs": field_value_pairs,
+                "template_id": template_id,
+                "name": name,
+            },
+            request_options,
         )
+        return result
 
     async def create_work_item(
         self,
@@ -2137,19 +2011,17 @@ class ResourcesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.ResourceCreateWorkItem (no page)
         """
-        return cast(
-            "m.ResourcesCreateWorkItemResponse",
-            await self._call(
-                ep.RESOURCES_CREATE_WORK_ITEM,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "template_id": template_id,
-                    "field_value_pairs": field_value_pairs,
-                },
-                request_options,
-            ),
+        result: m.ResourcesCreateWorkItemResponse = await self._call(
+            ep.RESOURCES_CREATE_WORK_ITEM,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "template_id": template_id,
+                "field_value_pairs": field_value_pairs,
+            },
+            request_options,
         )
+        return result
 
     async def query_work_items(
         self,
@@ -2170,20 +2042,18 @@ class ResourcesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.GetResourceWorkItemsByIds (no page)
         """
-        return cast(
-            "m.ResourcesQueryWorkItemsResponse",
-            await self._call(
-                ep.RESOURCES_QUERY_WORK_ITEMS,
-                {
-                    "project_key": project_key,
-                    "work_item_ids": work_item_ids,
-                    "fields": fields,
-                    "work_item_type_key": work_item_type_key,
-                    "expand": expand,
-                },
-                request_options,
-            ),
+        result: m.ResourcesQueryWorkItemsResponse = await self._call(
+            ep.RESOURCES_QUERY_WORK_ITEMS,
+            {
+                "project_key": project_key,
+                "work_item_ids": work_item_ids,
+                "fields": fields,
+                "work_item_type_key": work_item_type_key,
+                "expand": expand,
+            },
+            request_options,
         )
+        return result
 
     def search_by_params(
         self,
@@ -2237,19 +2107,17 @@ class ResourcesAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.UpdateResourceWorkItem (no page)
         """
-        return cast(
-            "m.ResourcesUpdateWorkItemResponse",
-            await self._call(
-                ep.RESOURCES_UPDATE_WORK_ITEM,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "update_fields": update_fields,
-                },
-                request_options,
-            ),
+        result: m.ResourcesUpdateWorkItemResponse = await self._call(
+            ep.RESOURCES_UPDATE_WORK_ITEM,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "update_fields": update_fields,
+            },
+            request_options,
         )
+        return result
 
 
 class SearchAPI(GroupAPI):
@@ -2302,12 +2170,10 @@ class SearchAPI(GroupAPI):
 
         Doc: vendor-sdk: Go view.QuerySpaceUIAggFields (no page)
         """
-        return cast(
-            "m.SearchSpaceAggFieldsResponse",
-            await self._call(
-                ep.SEARCH_SPACE_AGG_FIELDS, {"project_key": project_key}, request_options
-            ),
+        result: m.SearchSpaceAggFieldsResponse = await self._call(
+            ep.SEARCH_SPACE_AGG_FIELDS, {"project_key": project_key}, request_options
         )
+        return result
 
     def universal(
         self,
@@ -2371,14 +2237,12 @@ class StoryRelationsAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.CreateStoryRelations (no page)
         """
-        return cast(
-            "m.StoryRelationsCreateResponse",
-            await self._call(
-                ep.STORY_RELATIONS_CREATE,
-                {"project_key": project_key, "story_relations": story_relations},
-                request_options,
-            ),
+        result: m.StoryRelationsCreateResponse = await self._call(
+            ep.STORY_RELATIONS_CREATE,
+            {"project_key": project_key, "story_relations": story_relations},
+            request_options,
         )
+        return result
 
     async def query(
         self,
@@ -2393,14 +2257,12 @@ class StoryRelationsAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.QueryStoryRelations (no page)
         """
-        return cast(
-            "m.StoryRelationsQueryResponse",
-            await self._call(
-                ep.STORY_RELATIONS_QUERY,
-                {"project_key": project_key, "work_item_ids": work_item_ids},
-                request_options,
-            ),
+        result: m.StoryRelationsQueryResponse = await self._call(
+            ep.STORY_RELATIONS_QUERY,
+            {"project_key": project_key, "work_item_ids": work_item_ids},
+            request_options,
         )
+        return result
 
 
 class SubtasksAPI(GroupAPI):
@@ -2475,19 +2337,17 @@ class SubtasksAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.SubtasksListResponse",
-            await self._call(
-                ep.SUBTASKS_LIST,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "node_id": node_id,
-                },
-                request_options,
-            ),
+        result: m.SubtasksListResponse = await self._call(
+            ep.SUBTASKS_LIST,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "node_id": node_id,
+            },
+            request_options,
         )
+        return result
 
     async def create(
         self,
@@ -2526,26 +2386,24 @@ class SubtasksAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.SubtasksCreateResponse",
-            await self._call(
-                ep.SUBTASKS_CREATE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "node_id": node_id,
-                    "name": name,
-                    "alias_key": alias_key,
-                    "assignee": assignee,
-                    "role_assignee": role_assignee,
-                    "schedule": schedule,
-                    "note": note,
-                    "field_value_pairs": field_value_pairs,
-                },
-                request_options,
-            ),
+        result: m.SubtasksCreateResponse = await self._call(
+            ep.SUBTASKS_CREATE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "node_id": node_id,
+                "name": name,
+                "alias_key": alias_key,
+                "assignee": assignee,
+                "role_assignee": role_assignee,
+                "schedule": schedule,
+                "note": note,
+                "field_value_pairs": field_value_pairs,
+            },
+            request_options,
         )
+        return result
 
     async def update(
         self,
@@ -2587,27 +2445,25 @@ class SubtasksAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.SubtasksUpdateResponse",
-            await self._call(
-                ep.SUBTASKS_UPDATE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "node_id": node_id,
-                    "task_id": task_id,
-                    "name": name,
-                    "assignee": assignee,
-                    "role_assignee": role_assignee,
-                    "schedule": schedule,
-                    "note": note,
-                    "deliverable": deliverable,
-                    "update_fields": update_fields,
-                },
-                request_options,
-            ),
+        result: m.SubtasksUpdateResponse = await self._call(
+            ep.SUBTASKS_UPDATE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "node_id": node_id,
+                "task_id": task_id,
+                "name": name,
+                "assignee": assignee,
+                "role_assignee": role_assignee,
+                "schedule": schedule,
+                "note": note,
+                "deliverable": deliverable,
+                "update_fields": update_fields,
+            },
+            request_options,
         )
+        return result
 
     async def operate(
         self,
@@ -2646,26 +2502,24 @@ class SubtasksAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.SubtasksOperateResponse",
-            await self._call(
-                ep.SUBTASKS_OPERATE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "node_id": node_id,
-                    "task_id": task_id,
-                    "action": action,
-                    "assignee": assignee,
-                    "role_assignee": role_assignee,
-                    "schedules": schedules,
-                    "deliverable": deliverable,
-                    "note": note,
-                },
-                request_options,
-            ),
+        result: m.SubtasksOperateResponse = await self._call(
+            ep.SUBTASKS_OPERATE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "node_id": node_id,
+                "task_id": task_id,
+                "action": action,
+                "assignee": assignee,
+                "role_assignee": role_assignee,
+                "schedules": schedules,
+                "deliverable": deliverable,
+                "note": note,
+            },
+            request_options,
         )
+        return result
 
     async def delete(
         self,
@@ -2689,19 +2543,17 @@ class SubtasksAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.SubtasksDeleteResponse",
-            await self._call(
-                ep.SUBTASKS_DELETE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "task_id": task_id,
-                },
-                request_options,
-            ),
+        result: m.SubtasksDeleteResponse = await self._call(
+            ep.SUBTASKS_DELETE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "task_id": task_id,
+            },
+            request_options,
         )
+        return result
 
 
 class TenantAPI(GroupAPI):
@@ -2720,12 +2572,10 @@ class TenantAPI(GroupAPI):
 
         Doc: vendor-sdk: Go user.ActiveAccount (no page)
         """
-        return cast(
-            "m.TenantActivateAccountResponse",
-            await self._call(
-                ep.TENANT_ACTIVATE_ACCOUNT, {"user_meego_key": user_meego_key}, request_options
-            ),
+        result: m.TenantActivateAccountResponse = await self._call(
+            ep.TENANT_ACTIVATE_ACCOUNT, {"user_meego_key": user_meego_key}, request_options
         )
+        return result
 
     async def create_account(
         self,
@@ -2746,22 +2596,20 @@ class TenantAPI(GroupAPI):
 
         Doc: vendor-sdk: Go user.CreateAccount (no page)
         """
-        return cast(
-            "m.TenantCreateAccountResponse",
-            await self._call(
-                ep.TENANT_CREATE_ACCOUNT,
-                {
-                    "out_user_id": out_user_id,
-                    "name": name,
-                    "login_platform_type": login_platform_type,
-                    "avatar_url": avatar_url,
-                    "department_meego_keys": department_meego_keys,
-                    "email": email,
-                    "mobile": mobile,
-                },
-                request_options,
-            ),
+        result: m.TenantCreateAccountResponse = await self._call(
+            ep.TENANT_CREATE_ACCOUNT,
+            {
+                "out_user_id": out_user_id,
+                "name": name,
+                "login_platform_type": login_platform_type,
+                "avatar_url": avatar_url,
+                "department_meego_keys": department_meego_keys,
+                "email": email,
+                "mobile": mobile,
+            },
+            request_options,
         )
+        return result
 
     async def stop_account(
         self,
@@ -2776,12 +2624,10 @@ class TenantAPI(GroupAPI):
 
         Doc: vendor-sdk: Go user.StopAccount (no page)
         """
-        return cast(
-            "m.TenantStopAccountResponse",
-            await self._call(
-                ep.TENANT_STOP_ACCOUNT, {"user_meego_key": user_meego_key}, request_options
-            ),
+        result: m.TenantStopAccountResponse = await self._call(
+            ep.TENANT_STOP_ACCOUNT, {"user_meego_key": user_meego_key}, request_options
         )
+        return result
 
     async def update_account(
         self,
@@ -2799,19 +2645,17 @@ class TenantAPI(GroupAPI):
 
         Doc: vendor-sdk: Go user.UpdateAccount (no page)
         """
-        return cast(
-            "m.TenantUpdateAccountResponse",
-            await self._call(
-                ep.TENANT_UPDATE_ACCOUNT,
-                {
-                    "user_meego_key": user_meego_key,
-                    "name": name,
-                    "avatar_url": avatar_url,
-                    "department_meego_keys": department_meego_keys,
-                },
-                request_options,
-            ),
+        result: m.TenantUpdateAccountResponse = await self._call(
+            ep.TENANT_UPDATE_ACCOUNT,
+            {
+                "user_meego_key": user_meego_key,
+                "name": name,
+                "avatar_url": avatar_url,
+                "department_meego_keys": department_meego_keys,
+            },
+            request_options,
         )
+        return result
 
     async def create_department(
         self,
@@ -2827,14 +2671,12 @@ class TenantAPI(GroupAPI):
 
         Doc: vendor-sdk: Go user.CreateDepartment (no page)
         """
-        return cast(
-            "m.TenantCreateDepartmentResponse",
-            await self._call(
-                ep.TENANT_CREATE_DEPARTMENT,
-                {"name": name, "parent_department_meego_key": parent_department_meego_key},
-                request_options,
-            ),
+        result: m.TenantCreateDepartmentResponse = await self._call(
+            ep.TENANT_CREATE_DEPARTMENT,
+            {"name": name, "parent_department_meego_key": parent_department_meego_key},
+            request_options,
         )
+        return result
 
     async def delete_department(
         self,
@@ -2849,14 +2691,12 @@ class TenantAPI(GroupAPI):
 
         Doc: vendor-sdk: Go user.DeleteDepartment (no page)
         """
-        return cast(
-            "m.TenantDeleteDepartmentResponse",
-            await self._call(
-                ep.TENANT_DELETE_DEPARTMENT,
-                {"department_meego_key": department_meego_key},
-                request_options,
-            ),
+        result: m.TenantDeleteDepartmentResponse = await self._call(
+            ep.TENANT_DELETE_DEPARTMENT,
+            {"department_meego_key": department_meego_key},
+            request_options,
         )
+        return result
 
     async def query_department(
         self,
@@ -2871,14 +2711,12 @@ class TenantAPI(GroupAPI):
 
         Doc: vendor-sdk: Go user.QueryDepartment (no page)
         """
-        return cast(
-            "m.TenantQueryDepartmentResponse",
-            await self._call(
-                ep.TENANT_QUERY_DEPARTMENT,
-                {"scopes": scopes, "department_meego_key": department_meego_key},
-                request_options,
-            ),
+        result: m.TenantQueryDepartmentResponse = await self._call(
+            ep.TENANT_QUERY_DEPARTMENT,
+            {"scopes": scopes, "department_meego_key": department_meego_key},
+            request_options,
         )
+        return result
 
     async def update_department(
         self,
@@ -2895,18 +2733,16 @@ class TenantAPI(GroupAPI):
 
         Doc: vendor-sdk: Go user.UpdateDepartment (no page)
         """
-        return cast(
-            "m.TenantUpdateDepartmentResponse",
-            await self._call(
-                ep.TENANT_UPDATE_DEPARTMENT,
-                {
-                    "department_meego_key": department_meego_key,
-                    "name": name,
-                    "parent_department_meego_key": parent_department_meego_key,
-                },
-                request_options,
-            ),
+        result: m.TenantUpdateDepartmentResponse = await self._call(
+            ep.TENANT_UPDATE_DEPARTMENT,
+            {
+                "department_meego_key": department_meego_key,
+                "name": name,
+                "parent_department_meego_key": parent_department_meego_key,
+            },
+            request_options,
         )
+        return result
 
     async def query(
         self,
@@ -2920,10 +2756,10 @@ class TenantAPI(GroupAPI):
 
         Doc: vendor-sdk: Go user.QueryTenant (no page)
         """
-        return cast(
-            "m.TenantQueryResponse",
-            await self._call(ep.TENANT_QUERY, {"scopes": scopes}, request_options),
+        result: m.TenantQueryResponse = await self._call(
+            ep.TENANT_QUERY, {"scopes": scopes}, request_options
         )
+        return result
 
     async def query_users(
         self,
@@ -2939,14 +2775,12 @@ class TenantAPI(GroupAPI):
 
         Doc: vendor-sdk: Go user.QueryUsersForTenantPlugin (no page)
         """
-        return cast(
-            "m.TenantQueryUsersResponse",
-            await self._call(
-                ep.TENANT_QUERY_USERS,
-                {"user_keys": user_keys, "emails": emails, "out_users": out_users},
-                request_options,
-            ),
+        result: m.TenantQueryUsersResponse = await self._call(
+            ep.TENANT_QUERY_USERS,
+            {"user_keys": user_keys, "emails": emails, "out_users": out_users},
+            request_options,
         )
+        return result
 
 
 class UsersAPI(GroupAPI):
@@ -2973,19 +2807,17 @@ class UsersAPI(GroupAPI):
 
         Doc: feishu-project/12-用户-1.md
         """
-        return cast(
-            "m.UsersQueryResponse",
-            await self._call(
-                ep.USERS_QUERY,
-                {
-                    "user_keys": user_keys,
-                    "out_ids": out_ids,
-                    "emails": emails,
-                    "tenant_key": tenant_key,
-                },
-                request_options,
-            ),
+        result: m.UsersQueryResponse = await self._call(
+            ep.USERS_QUERY,
+            {
+                "user_keys": user_keys,
+                "out_ids": out_ids,
+                "emails": emails,
+                "tenant_key": tenant_key,
+            },
+            request_options,
         )
+        return result
 
     async def search(
         self,
@@ -3004,12 +2836,10 @@ class UsersAPI(GroupAPI):
 
         Doc: feishu-project/13-用户-2.md
         """
-        return cast(
-            "m.UsersSearchResponse",
-            await self._call(
-                ep.USERS_SEARCH, {"query": query, "project_key": project_key}, request_options
-            ),
+        result: m.UsersSearchResponse = await self._call(
+            ep.USERS_SEARCH, {"query": query, "project_key": project_key}, request_options
         )
+        return result
 
     def list_teams(
         self,
@@ -3099,14 +2929,12 @@ class UsersAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.UsersCreateGroupResponse",
-            await self._call(
-                ep.USERS_CREATE_GROUP,
-                {"project_key": project_key, "name": name, "users": users},
-                request_options,
-            ),
+        result: m.UsersCreateGroupResponse = await self._call(
+            ep.USERS_CREATE_GROUP,
+            {"project_key": project_key, "name": name, "users": users},
+            request_options,
         )
+        return result
 
     async def update_group_members(
         self,
@@ -3134,21 +2962,19 @@ class UsersAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.UsersUpdateGroupMembersResponse",
-            await self._call(
-                ep.USERS_UPDATE_GROUP_MEMBERS,
-                {
-                    "project_key": project_key,
-                    "user_group_type": user_group_type,
-                    "user_group_id": user_group_id,
-                    "add_users": add_users,
-                    "delete_users": delete_users,
-                    "replace_users": replace_users,
-                },
-                request_options,
-            ),
+        result: m.UsersUpdateGroupMembersResponse = await self._call(
+            ep.USERS_UPDATE_GROUP_MEMBERS,
+            {
+                "project_key": project_key,
+                "user_group_type": user_group_type,
+                "user_group_id": user_group_id,
+                "add_users": add_users,
+                "delete_users": delete_users,
+                "replace_users": replace_users,
+            },
+            request_options,
         )
+        return result
 
 
 class ViewsAPI(GroupAPI):
@@ -3317,23 +3143,21 @@ class ViewsAPI(GroupAPI):
 
         Doc: feishu-project/59-视图中度量-4.md
         """
-        return cast(
-            "m.ViewsCreateFixViewResponse",
-            await self._call(
-                ep.VIEWS_CREATE_FIX_VIEW,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id_list": work_item_id_list,
-                    "name": name,
-                    "cooperation_mode": cooperation_mode,
-                    "cooperation_user_keys": cooperation_user_keys,
-                    "cooperation_team_ids": cooperation_team_ids,
-                    "cooperation_teams": cooperation_teams,
-                },
-                request_options,
-            ),
+        result: m.ViewsCreateFixViewResponse = await self._call(
+            ep.VIEWS_CREATE_FIX_VIEW,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id_list": work_item_id_list,
+                "name": name,
+                "cooperation_mode": cooperation_mode,
+                "cooperation_user_keys": cooperation_user_keys,
+                "cooperation_team_ids": cooperation_team_ids,
+                "cooperation_teams": cooperation_teams,
+            },
+            request_options,
         )
+        return result
 
     async def update_fix_view(
         self,
@@ -3368,24 +3192,22 @@ class ViewsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ViewsUpdateFixViewResponse",
-            await self._call(
-                ep.VIEWS_UPDATE_FIX_VIEW,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "view_id": view_id,
-                    "add_work_item_ids": add_work_item_ids,
-                    "remove_work_item_ids": remove_work_item_ids,
-                    "cooperation_mode": cooperation_mode,
-                    "cooperation_user_keys": cooperation_user_keys,
-                    "cooperation_team_ids": cooperation_team_ids,
-                    "cooperation_teams": cooperation_teams,
-                },
-                request_options,
-            ),
+        result: m.ViewsUpdateFixViewResponse = await self._call(
+            ep.VIEWS_UPDATE_FIX_VIEW,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "view_id": view_id,
+                "add_work_item_ids": add_work_item_ids,
+                "remove_work_item_ids": remove_work_item_ids,
+                "cooperation_mode": cooperation_mode,
+                "cooperation_user_keys": cooperation_user_keys,
+                "cooperation_team_ids": cooperation_team_ids,
+                "cooperation_teams": cooperation_teams,
+            },
+            request_options,
         )
+        return result
 
     async def create_condition_view(
         self,
@@ -3420,24 +3242,22 @@ class ViewsAPI(GroupAPI):
 
         Doc: feishu-project/60-视图中度量-5.md
         """
-        return cast(
-            "m.ViewsCreateConditionViewResponse",
-            await self._call(
-                ep.VIEWS_CREATE_CONDITION_VIEW,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "search_group": search_group,
-                    "cooperation_mode": cooperation_mode,
-                    "cooperation_user_keys": cooperation_user_keys,
-                    "cooperation_team_ids": cooperation_team_ids,
-                    "cooperation_teams": cooperation_teams,
-                    "meego_user_key": meego_user_key,
-                    "name": name,
-                },
-                request_options,
-            ),
+        result: m.ViewsCreateConditionViewResponse = await self._call(
+            ep.VIEWS_CREATE_CONDITION_VIEW,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "search_group": search_group,
+                "cooperation_mode": cooperation_mode,
+                "cooperation_user_keys": cooperation_user_keys,
+                "cooperation_team_ids": cooperation_team_ids,
+                "cooperation_teams": cooperation_teams,
+                "meego_user_key": meego_user_key,
+                "name": name,
+            },
+            request_options,
         )
+        return result
 
     async def update_condition_view(
         self,
@@ -3474,25 +3294,23 @@ class ViewsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ViewsUpdateConditionViewResponse",
-            await self._call(
-                ep.VIEWS_UPDATE_CONDITION_VIEW,
-                {
-                    "project_key": project_key,
-                    "view_id": view_id,
-                    "work_item_type_key": work_item_type_key,
-                    "search_group": search_group,
-                    "cooperation_mode": cooperation_mode,
-                    "cooperation_user_keys": cooperation_user_keys,
-                    "cooperation_team_ids": cooperation_team_ids,
-                    "cooperation_teams": cooperation_teams,
-                    "meego_user_key": meego_user_key,
-                    "name": name,
-                },
-                request_options,
-            ),
+        result: m.ViewsUpdateConditionViewResponse = await self._call(
+            ep.VIEWS_UPDATE_CONDITION_VIEW,
+            {
+                "project_key": project_key,
+                "view_id": view_id,
+                "work_item_type_key": work_item_type_key,
+                "search_group": search_group,
+                "cooperation_mode": cooperation_mode,
+                "cooperation_user_keys": cooperation_user_keys,
+                "cooperation_team_ids": cooperation_team_ids,
+                "cooperation_teams": cooperation_teams,
+                "meego_user_key": meego_user_key,
+                "name": name,
+            },
+            request_options,
         )
+        return result
 
     async def delete(
         self,
@@ -3512,12 +3330,10 @@ class ViewsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.ViewsDeleteResponse",
-            await self._call(
-                ep.VIEWS_DELETE, {"project_key": project_key, "view_id": view_id}, request_options
-            ),
+        result: m.ViewsDeleteResponse = await self._call(
+            ep.VIEWS_DELETE, {"project_key": project_key, "view_id": view_id}, request_options
         )
+        return result
 
 
 class WorkItemsAPI(GroupAPI):
@@ -3619,20 +3435,18 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/23-工作项-6.md
         """
-        return cast(
-            "m.WorkItemsQueryResponse",
-            await self._call(
-                ep.WORK_ITEMS_QUERY,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_ids": work_item_ids,
-                    "fields": fields,
-                    "expand": expand,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsQueryResponse = await self._call(
+            ep.WORK_ITEMS_QUERY,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_ids": work_item_ids,
+                "fields": fields,
+                "expand": expand,
+            },
+            request_options,
         )
+        return result
 
     async def meta(
         self,
@@ -3647,14 +3461,12 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/24-工作项-7.md
         """
-        return cast(
-            "m.WorkItemsMetaResponse",
-            await self._call(
-                ep.WORK_ITEMS_META,
-                {"project_key": project_key, "work_item_type_key": work_item_type_key},
-                request_options,
-            ),
+        result: m.WorkItemsMetaResponse = await self._call(
+            ep.WORK_ITEMS_META,
+            {"project_key": project_key, "work_item_type_key": work_item_type_key},
+            request_options,
         )
+        return result
 
     async def create(
         self,
@@ -3684,22 +3496,20 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/25-工作项-8.md
         """
-        return cast(
-            "m.WorkItemsCreateResponse",
-            await self._call(
-                ep.WORK_ITEMS_CREATE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "field_value_pairs": field_value_pairs,
-                    "template_id": template_id,
-                    "name": name,
-                    "required_mode": required_mode,
-                    "role_mode": role_mode,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsCreateResponse = await self._call(
+            ep.WORK_ITEMS_CREATE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "field_value_pairs": field_value_pairs,
+                "template_id": template_id,
+                "name": name,
+                "required_mode": required_mode,
+                "role_mode": role_mode,
+            },
+            request_options,
         )
+        return result
 
     async def update(
         self,
@@ -3721,19 +3531,17 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/26-工作项-9.md
         """
-        return cast(
-            "m.WorkItemsUpdateResponse",
-            await self._call(
-                ep.WORK_ITEMS_UPDATE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "update_fields": update_fields,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsUpdateResponse = await self._call(
+            ep.WORK_ITEMS_UPDATE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "update_fields": update_fields,
+            },
+            request_options,
         )
+        return result
 
     async def delete(
         self,
@@ -3750,18 +3558,16 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/30-工作项-13.md
         """
-        return cast(
-            "m.WorkItemsDeleteResponse",
-            await self._call(
-                ep.WORK_ITEMS_DELETE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsDeleteResponse = await self._call(
+            ep.WORK_ITEMS_DELETE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+            },
+            request_options,
         )
+        return result
 
     def filter_across_projects(
         self,
@@ -4008,22 +3814,20 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/27-工作项-10.md
         """
-        return cast(
-            "m.WorkItemsBatchUpdateResponse",
-            await self._call(
-                ep.WORK_ITEMS_BATCH_UPDATE,
-                {
-                    "project_key": project_key,
-                    "work_item_ids": work_item_ids,
-                    "work_item_type_key": work_item_type_key,
-                    "update_mode": update_mode,
-                    "field_key": field_key,
-                    "before_field_value": before_field_value,
-                    "after_field_value": after_field_value,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsBatchUpdateResponse = await self._call(
+            ep.WORK_ITEMS_BATCH_UPDATE,
+            {
+                "project_key": project_key,
+                "work_item_ids": work_item_ids,
+                "work_item_type_key": work_item_type_key,
+                "update_mode": update_mode,
+                "field_key": field_key,
+                "before_field_value": before_field_value,
+                "after_field_value": after_field_value,
+            },
+            request_options,
         )
+        return result
 
     async def get_task_result(
         self,
@@ -4040,10 +3844,10 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/28-工作项-11.md
         """
-        return cast(
-            "m.WorkItemsGetTaskResultResponse",
-            await self._call(ep.WORK_ITEMS_GET_TASK_RESULT, {"task_id": task_id}, request_options),
+        result: m.WorkItemsGetTaskResultResponse = await self._call(
+            ep.WORK_ITEMS_GET_TASK_RESULT, {"task_id": task_id}, request_options
         )
+        return result
 
     async def batch_query_deliverables(
         self,
@@ -4062,14 +3866,12 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/29-工作项-12.md
         """
-        return cast(
-            "m.WorkItemsBatchQueryDeliverablesResponse",
-            await self._call(
-                ep.WORK_ITEMS_BATCH_QUERY_DELIVERABLES,
-                {"project_key": project_key, "work_item_ids": work_item_ids},
-                request_options,
-            ),
+        result: m.WorkItemsBatchQueryDeliverablesResponse = await self._call(
+            ep.WORK_ITEMS_BATCH_QUERY_DELIVERABLES,
+            {"project_key": project_key, "work_item_ids": work_item_ids},
+            request_options,
         )
+        return result
 
     async def abort(
         self,
@@ -4097,21 +3899,19 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/31-工作项-14.md
         """
-        return cast(
-            "m.WorkItemsAbortResponse",
-            await self._call(
-                ep.WORK_ITEMS_ABORT,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "is_aborted": is_aborted,
-                    "reason": reason,
-                    "reason_option": reason_option,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsAbortResponse = await self._call(
+            ep.WORK_ITEMS_ABORT,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "is_aborted": is_aborted,
+                "reason": reason,
+                "reason_option": reason_option,
+            },
+            request_options,
         )
+        return result
 
     async def freeze(
         self,
@@ -4133,14 +3933,12 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/32-工作项-15.md
         """
-        return cast(
-            "m.WorkItemsFreezeResponse",
-            await self._call(
-                ep.WORK_ITEMS_FREEZE,
-                {"project_key": project_key, "work_item_id": work_item_id, "is_frozen": is_frozen},
-                request_options,
-            ),
+        result: m.WorkItemsFreezeResponse = await self._call(
+            ep.WORK_ITEMS_FREEZE,
+            {"project_key": project_key, "work_item_id": work_item_id, "is_frozen": is_frozen},
+            request_options,
         )
+        return result
 
     def list_op_records(
         self,
@@ -4255,22 +4053,20 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/34-工作项-17.md
         """
-        return cast(
-            "m.WorkItemsUpdateCompoundFieldResponse",
-            await self._call(
-                ep.WORK_ITEMS_UPDATE_COMPOUND_FIELD,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "field_key": field_key,
-                    "field_alias": field_alias,
-                    "group_uuid": group_uuid,
-                    "action": action,
-                    "fields": fields,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsUpdateCompoundFieldResponse = await self._call(
+            ep.WORK_ITEMS_UPDATE_COMPOUND_FIELD,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "field_key": field_key,
+                "field_alias": field_alias,
+                "group_uuid": group_uuid,
+                "action": action,
+                "fields": fields,
+            },
+            request_options,
         )
+        return result
 
     async def batch_query_finished(
         self,
@@ -4291,14 +4087,12 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.WorkItemsBatchQueryFinishedResponse",
-            await self._call(
-                ep.WORK_ITEMS_BATCH_QUERY_FINISHED,
-                {"project_key": project_key, "work_item_id": work_item_id, "node_ids": node_ids},
-                request_options,
-            ),
+        result: m.WorkItemsBatchQueryFinishedResponse = await self._call(
+            ep.WORK_ITEMS_BATCH_QUERY_FINISHED,
+            {"project_key": project_key, "work_item_id": work_item_id, "node_ids": node_ids},
+            request_options,
         )
+        return result
 
     async def update_finished(
         self,
@@ -4328,22 +4122,20 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.WorkItemsUpdateFinishedResponse",
-            await self._call(
-                ep.WORK_ITEMS_UPDATE_FINISHED,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "node_id": node_id,
-                    "opinion": opinion,
-                    "finished_conclusion_option_key": finished_conclusion_option_key,
-                    "operation_type": operation_type,
-                    "reset": reset,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsUpdateFinishedResponse = await self._call(
+            ep.WORK_ITEMS_UPDATE_FINISHED,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "node_id": node_id,
+                "opinion": opinion,
+                "finished_conclusion_option_key": finished_conclusion_option_key,
+                "operation_type": operation_type,
+                "reset": reset,
+            },
+            request_options,
         )
+        return result
 
     async def query_conclusion_options(
         self,
@@ -4364,14 +4156,12 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.WorkItemsQueryConclusionOptionsResponse",
-            await self._call(
-                ep.WORK_ITEMS_QUERY_CONCLUSION_OPTIONS,
-                {"project_key": project_key, "work_item_id": work_item_id, "node_ids": node_ids},
-                request_options,
-            ),
+        result: m.WorkItemsQueryConclusionOptionsResponse = await self._call(
+            ep.WORK_ITEMS_QUERY_CONCLUSION_OPTIONS,
+            {"project_key": project_key, "work_item_id": work_item_id, "node_ids": node_ids},
+            request_options,
         )
+        return result
 
     def list_man_hour_records(
         self,
@@ -4439,22 +4229,20 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.WorkItemsCreateWorkHourRecordsResponse",
-            await self._call(
-                ep.WORK_ITEMS_CREATE_WORK_HOUR_RECORDS,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "work_begin_date": work_begin_date,
-                    "work_end_date": work_end_date,
-                    "include_holidays": include_holidays,
-                    "working_hour_records": working_hour_records,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsCreateWorkHourRecordsResponse = await self._call(
+            ep.WORK_ITEMS_CREATE_WORK_HOUR_RECORDS,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "work_begin_date": work_begin_date,
+                "work_end_date": work_end_date,
+                "include_holidays": include_holidays,
+                "working_hour_records": working_hour_records,
+            },
+            request_options,
         )
+        return result
 
     async def update_work_hour_records(
         self,
@@ -4477,19 +4265,17 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.WorkItemsUpdateWorkHourRecordsResponse",
-            await self._call(
-                ep.WORK_ITEMS_UPDATE_WORK_HOUR_RECORDS,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "working_hour_records": working_hour_records,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsUpdateWorkHourRecordsResponse = await self._call(
+            ep.WORK_ITEMS_UPDATE_WORK_HOUR_RECORDS,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "working_hour_records": working_hour_records,
+            },
+            request_options,
         )
+        return result
 
     async def delete_work_hour_records(
         self,
@@ -4510,19 +4296,17 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: feishu-project/11-API-列表.md (listed, no page)
         """
-        return cast(
-            "m.WorkItemsDeleteWorkHourRecordsResponse",
-            await self._call(
-                ep.WORK_ITEMS_DELETE_WORK_HOUR_RECORDS,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "working_hour_record_ids": working_hour_record_ids,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsDeleteWorkHourRecordsResponse = await self._call(
+            ep.WORK_ITEMS_DELETE_WORK_HOUR_RECORDS,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "working_hour_record_ids": working_hour_record_ids,
+            },
+            request_options,
         )
+        return result
 
     async def update_multi_signal(
         self,
@@ -4549,22 +4333,20 @@ class WorkItemsAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.UpdateMultiSignal (no page)
         """
-        return cast(
-            "m.WorkItemsUpdateMultiSignalResponse",
-            await self._call(
-                ep.WORK_ITEMS_UPDATE_MULTI_SIGNAL,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "field_key": field_key,
-                    "field_alias": field_alias,
-                    "details": details,
-                    "update_type": update_type,
-                },
-                request_options,
-            ),
+        result: m.WorkItemsUpdateMultiSignalResponse = await self._call(
+            ep.WORK_ITEMS_UPDATE_MULTI_SIGNAL,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "field_key": field_key,
+                "field_alias": field_alias,
+                "details": details,
+                "update_type": update_type,
+            },
+            request_options,
         )
+        return result
 
 
 class WorkflowsAPI(GroupAPI):
@@ -4595,21 +4377,19 @@ class WorkflowsAPI(GroupAPI):
 
         Doc: feishu-project/35-流程中节点-1.md
         """
-        return cast(
-            "m.WorkflowsQueryResponse",
-            await self._call(
-                ep.WORKFLOWS_QUERY,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "fields": fields,
-                    "flow_type": flow_type,
-                    "expand": expand,
-                },
-                request_options,
-            ),
+        result: m.WorkflowsQueryResponse = await self._call(
+            ep.WORKFLOWS_QUERY,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "fields": fields,
+                "flow_type": flow_type,
+                "expand": expand,
+            },
+            request_options,
         )
+        return result
 
     async def wbs_view(
         self,
@@ -4636,21 +4416,19 @@ class WorkflowsAPI(GroupAPI):
 
         Doc: feishu-project/36-流程中节点-2.md
         """
-        return cast(
-            "m.WorkflowsWbsViewResponse",
-            await self._call(
-                ep.WORKFLOWS_WBS_VIEW,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "need_union_deliverable": need_union_deliverable,
-                    "need_schedule_table_agg": need_schedule_table_agg,
-                    "expand": expand,
-                },
-                request_options,
-            ),
+        result: m.WorkflowsWbsViewResponse = await self._call(
+            ep.WORKFLOWS_WBS_VIEW,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "need_union_deliverable": need_union_deliverable,
+                "need_schedule_table_agg": need_schedule_table_agg,
+                "expand": expand,
+            },
+            request_options,
         )
+        return result
 
     async def update_node(
         self,
@@ -4693,26 +4471,24 @@ class WorkflowsAPI(GroupAPI):
 
         Doc: feishu-project/37-流程中节点-3.md
         """
-        return cast(
-            "m.WorkflowsUpdateNodeResponse",
-            await self._call(
-                ep.WORKFLOWS_UPDATE_NODE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "node_id": node_id,
-                    "node_owners": node_owners,
-                    "node_schedule": node_schedule,
-                    "schedules": schedules,
-                    "fields": fields,
-                    "role_assignee": role_assignee,
-                    "schedule_constraint_rule": schedule_constraint_rule,
-                    "node_custom_fields": node_custom_fields,
-                },
-                request_options,
-            ),
+        result: m.WorkflowsUpdateNodeResponse = await self._call(
+            ep.WORKFLOWS_UPDATE_NODE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "node_id": node_id,
+                "node_owners": node_owners,
+                "node_schedule": node_schedule,
+                "schedules": schedules,
+                "fields": fields,
+                "role_assignee": role_assignee,
+                "schedule_constraint_rule": schedule_constraint_rule,
+                "node_custom_fields": node_custom_fields,
+            },
+            request_options,
         )
+        return result
 
     async def operate_node(
         self,
@@ -4762,29 +4538,27 @@ class WorkflowsAPI(GroupAPI):
 
         Doc: feishu-project/38-流程中节点-4.md
         """
-        return cast(
-            "m.WorkflowsOperateNodeResponse",
-            await self._call(
-                ep.WORKFLOWS_OPERATE_NODE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "node_id": node_id,
-                    "action": action,
-                    "rollback_reason": rollback_reason,
-                    "node_owners": node_owners,
-                    "node_schedule": node_schedule,
-                    "schedules": schedules,
-                    "fields": fields,
-                    "role_assignee": role_assignee,
-                    "node_fields": node_fields,
-                    "node_custom_fields": node_custom_fields,
-                    "finished_infos": finished_infos,
-                },
-                request_options,
-            ),
+        result: m.WorkflowsOperateNodeResponse = await self._call(
+            ep.WORKFLOWS_OPERATE_NODE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "node_id": node_id,
+                "action": action,
+                "rollback_reason": rollback_reason,
+                "node_owners": node_owners,
+                "node_schedule": node_schedule,
+                "schedules": schedules,
+                "fields": fields,
+                "role_assignee": role_assignee,
+                "node_fields": node_fields,
+                "node_custom_fields": node_custom_fields,
+                "finished_infos": finished_infos,
+            },
+            request_options,
         )
+        return result
 
     async def change_state(
         self,
@@ -4813,21 +4587,19 @@ class WorkflowsAPI(GroupAPI):
 
         Doc: feishu-project/39-流程中节点-5.md
         """
-        return cast(
-            "m.WorkflowsChangeStateResponse",
-            await self._call(
-                ep.WORKFLOWS_CHANGE_STATE,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "transition_id": transition_id,
-                    "fields": fields,
-                    "role_owners": role_owners,
-                },
-                request_options,
-            ),
+        result: m.WorkflowsChangeStateResponse = await self._call(
+            ep.WORKFLOWS_CHANGE_STATE,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "transition_id": transition_id,
+                "fields": fields,
+                "role_owners": role_owners,
+            },
+            request_options,
         )
+        return result
 
     async def transition_required_info(
         self,
@@ -4852,20 +4624,18 @@ class WorkflowsAPI(GroupAPI):
 
         Doc: feishu-project/40-流程中节点-6.md
         """
-        return cast(
-            "m.WorkflowsTransitionRequiredInfoResponse",
-            await self._call(
-                ep.WORKFLOWS_TRANSITION_REQUIRED_INFO,
-                {
-                    "project_key": project_key,
-                    "work_item_type_key": work_item_type_key,
-                    "work_item_id": work_item_id,
-                    "state_key": state_key,
-                    "mode": mode,
-                },
-                request_options,
-            ),
+        result: m.WorkflowsTransitionRequiredInfoResponse = await self._call(
+            ep.WORKFLOWS_TRANSITION_REQUIRED_INFO,
+            {
+                "project_key": project_key,
+                "work_item_type_key": work_item_type_key,
+                "work_item_id": work_item_id,
+                "state_key": state_key,
+                "mode": mode,
+            },
+            request_options,
         )
+        return result
 
     async def update_actual_time(
         self,
@@ -4883,19 +4653,17 @@ class WorkflowsAPI(GroupAPI):
 
         Doc: vendor-sdk: Go workitem.ActualTimeUpdate (no page)
         """
-        return cast(
-            "m.WorkflowsUpdateActualTimeResponse",
-            await self._call(
-                ep.WORKFLOWS_UPDATE_ACTUAL_TIME,
-                {
-                    "project_key": project_key,
-                    "work_item_id": work_item_id,
-                    "node_id": node_id,
-                    "actual_time_info": actual_time_info,
-                },
-                request_options,
-            ),
+        result: m.WorkflowsUpdateActualTimeResponse = await self._call(
+            ep.WORKFLOWS_UPDATE_ACTUAL_TIME,
+            {
+                "project_key": project_key,
+                "work_item_id": work_item_id,
+                "node_id": node_id,
+                "actual_time_info": actual_time_info,
+            },
+            request_options,
         )
+        return result
 
 
 class ProjectGroups:

@@ -35,12 +35,10 @@ class NotesAPI(GroupAPI):
 
         Doc: fixture-docs/04-notes.md
         """
-        return cast(
-            "m.NotesGetResponse",
-            await self._call(
-                ep.NOTES_GET, {"note_id": note_id, "user_id_type": user_id_type}, request_options
-            ),
+        result: m.NotesGetResponse = await self._call(
+            ep.NOTES_GET, {"note_id": note_id, "user_id_type": user_id_type}, request_options
         )
+        return result
 
     def list(
         self,

@@ -37,14 +37,12 @@ class AuthenAPI(GroupAPI):
 
         Doc: fixture-docs/03-authen.md
         """
-        return cast(
-            "m.AuthenTokenResponse",
-            await self._call(
-                ep.AUTHEN_TOKEN,
-                {"plugin_id": plugin_id, "plugin_secret": plugin_secret},
-                request_options,
-            ),
+        result: m.AuthenTokenResponse = await self._call(
+            ep.AUTHEN_TOKEN,
+            {"plugin_id": plugin_id, "plugin_secret": plugin_secret},
+            request_options,
         )
+        return result
 
 
 class ThingsAPI(GroupAPI):
@@ -105,21 +103,19 @@ class ThingsAPI(GroupAPI):
 
         Doc: fixture-docs/01-things.md
         """
-        return cast(
-            "m.ThingsCreateResponse",
-            await self._call(
-                ep.THINGS_CREATE,
-                {
-                    "project_key": project_key,
-                    "name": name,
-                    "kind": kind,
-                    "from": from_,
-                    "owner": owner,
-                    "body": body,
-                },
-                request_options,
-            ),
+        result: m.ThingsCreateResponse = await self._call(
+            ep.THINGS_CREATE,
+            {
+                "project_key": project_key,
+                "name": name,
+                "kind": kind,
+                "from": from_,
+                "owner": owner,
+                "body": body,
+            },
+            request_options,
         )
+        return result
 
     async def upload(
         self,
@@ -136,14 +132,12 @@ class ThingsAPI(GroupAPI):
 
         Doc: fixture-docs/02-files.md
         """
-        return cast(
-            "m.ThingsUploadResponse",
-            await self._call(
-                ep.THINGS_UPLOAD,
-                {"project_key": project_key, "thing_id": thing_id, "file": file},
-                request_options,
-            ),
+        result: m.ThingsUploadResponse = await self._call(
+            ep.THINGS_UPLOAD,
+            {"project_key": project_key, "thing_id": thing_id, "file": file},
+            request_options,
         )
+        return result
 
     def download(
         self,
