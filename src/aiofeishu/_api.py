@@ -79,7 +79,7 @@ class RequestOptions:
     def coerce(cls, options: RequestOptions | Mapping[str, Any] | None) -> RequestOptions:
         """``options`` as RequestOptions: a mapping of its fields is accepted too."""
         if options is None:
-            return _NO_OPTIONS
+            return NO_OPTIONS
         if isinstance(options, RequestOptions):
             return options
         if isinstance(options, Mapping):
@@ -92,7 +92,7 @@ class RequestOptions:
         )
 
 
-_NO_OPTIONS = RequestOptions()
+NO_OPTIONS = RequestOptions()
 
 
 @dataclass(frozen=True, slots=True)

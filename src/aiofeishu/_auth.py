@@ -77,6 +77,9 @@ class TokenProvider:
                 await store.put_token(self.key, token.reveal(), ttl)
                 return token
         if cached is not None:
+            last = self.last_token
+            if last is not None and last.reveal() == cached:  # the common case, in place
+                return last
             return self._remember(cached)
         async with store.token_lock(self.key):
             cached = await store.get_token(self.key)

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import msgspec
+from msgspec import UNSET
 
 from aiofeishu._api import FileUpload, RequestOptions
 from aiofeishu._base import enc_hook
@@ -44,6 +45,7 @@ class Prepared:
     form: dict[str, Any] | None
     files: dict[str, Any] | None
     headers: Mapping[str, str] | None = None  # RequestOptions.extra_headers
+    plan: Plan | None = None  # the endpoint's, when the builder had it at hand
 
     def __repr__(self) -> str:  # the body may carry a secret (the token endpoints)
         return f"Prepared({self.endpoint.method} {self.path})"
@@ -71,18 +73,22 @@ def _fill(plan: Plan, values: Mapping[str, Any]) -> str:
     parts = plan.path_parts
     if len(parts) == 1:
         return parts[0]
+    if len(parts) == 3:  # one placeholder, the common case
+        return parts[0] + _path_piece(plan, parts[1], values[parts[1]]) + parts[2]
     filled = [parts[0]]
     for i in range(1, len(parts), 2):  # odd parts are placeholder names, even ones literals
-        name = parts[i]
-        value = values[name]
-        text = value if type(value) is str else _path_text(value)
-        if not (text.isalnum() and text.isascii()) and not _PATH_SAFE(text):
-            if text in ("", ".", ".."):
-                raise _refuse(plan.endpoint, f"`{name}` may not be {text!r} in a path", f"$.{name}")
-            text = quote(text, safe="")
-        filled.append(text)
+        filled.append(_path_piece(plan, parts[i], values[parts[i]]))
         filled.append(parts[i + 1])
     return "".join(filled)
+
+
+def _path_piece(plan: Plan, name: str, value: Any) -> str:
+    text = value if type(value) is str else _path_text(value)
+    if (text.isalnum() and text.isascii()) or _PATH_SAFE(text):
+        return text
+    if text in ("", ".", ".."):
+        raise _refuse(plan.endpoint, f"`{name}` may not be {text!r} in a path", f"$.{name}")
+    return quote(text, safe="")
 
 
 # Nothing to encode (most keys and ids; isalnum + isascii, tried first, is quicker still).
@@ -274,18 +280,20 @@ def _prepare_plain(plan: Plan, args: Mapping[str, Any]) -> Prepared | None:
     """The common call, all of whose arguments are plain values its plan accepts at once
     (ids, keys, names: what msgspec would accept too); None sends it through full
     validation, which also words the error."""
-    checks, layout = plan.checks, plan.layout
+    quick = plan.quick
     path_values: dict[str, Any] = {}
     query: dict[str, str] | None = None
     body_values: dict[str, Any] = {}
     required = 0
     for name, value in args.items():
-        if value is msgspec.UNSET:
+        if value is UNSET:
             continue
-        check = checks.get(name)
-        if check is None or not check(value):
+        found = quick.get(name)
+        if found is None:
             return None
-        where = layout.get(name, BODY)
+        check, where, is_required = found
+        if not check(value):
+            return None
         if where == PATH:
             path_values[name] = value
         elif where == QUERY:
@@ -294,13 +302,12 @@ def _prepare_plain(plan: Plan, args: Mapping[str, Any]) -> Prepared | None:
             query[name] = _query_value(value)
         else:
             body_values[name] = value
-        if name in plan.required:
-            required += 1
-    if required != len(plan.required):
+        required += is_required
+    if required != plan.required_count:
         return None
     path = _fill(plan, path_values)
     body = msgspec.json.encode(body_values) if body_values or plan.sends_body else None
-    return Prepared(plan.endpoint, path, query, body, None, None, None)
+    return Prepared(plan.endpoint, path, query, body, None, None, None, plan)
 
 
 def _prepare_checked(plan: Plan, args: Mapping[str, Any], options: RequestOptions) -> Prepared:
@@ -337,8 +344,8 @@ def _prepare_checked(plan: Plan, args: Mapping[str, Any], options: RequestOption
     path = _fill(plan, path_values)
     headers = options.extra_headers or None
     if endpoint.multipart:
-        return Prepared(endpoint, path, query or None, None, body_values, files, headers)
+        return Prepared(endpoint, path, query or None, None, body_values, files, headers, plan)
     body: bytes | None = None
     if body_values or plan.sends_body:
         body = msgspec.json.encode(body_values)
-    return Prepared(endpoint, path, query or None, body, None, None, headers)
+    return Prepared(endpoint, path, query or None, body, None, None, headers, plan)

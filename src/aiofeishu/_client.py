@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 import msgspec
 
 from aiofeishu import _envelope
-from aiofeishu._api import FileUpload, GroupAPI, OptionsInput, RequestOptions
+from aiofeishu._api import NO_OPTIONS, FileUpload, GroupAPI, OptionsInput, RequestOptions
 from aiofeishu._auth import TokenProvider
 from aiofeishu._build import Prepared, prepare
 from aiofeishu._endpoint import Endpoint
@@ -278,7 +278,7 @@ class BaseClient:
         self, endpoint: Endpoint, args: Mapping[str, Any], options: OptionsInput
     ) -> Awaitable[Any]:
         """Validate now (bad input raises before anything is awaited), send when awaited."""
-        resolved = RequestOptions.coerce(options)
+        resolved = NO_OPTIONS if options is None else RequestOptions.coerce(options)
         return self._execute(prepare(endpoint, args, resolved), resolved)
 
     def _new_call(self, prepared: Prepared, options: RequestOptions) -> _Call:
@@ -294,14 +294,16 @@ class BaseClient:
             own.timeout if options.timeout is None else options.timeout,
             idem,
             _retry_safe(prepared, idem) if prepared.files else not endpoint.writes or bool(idem),
-            plan_of(endpoint),
+            prepared.plan or plan_of(endpoint),
         )
 
     # -- the pipeline ----------------------------------------------------------
     async def _execute(
         self, prepared: Prepared, options: RequestOptions, *, download: bool = False
     ) -> Any:
-        self._bind_loop()
+        binding = self._binding
+        if binding.loop is not asyncio.get_running_loop() or binding.closed or self._closed:
+            self._bind_loop()  # the first call, or one that must be refused
         call = self._new_call(prepared, options)
         attempt = self._attempt_download if download else self._attempt
         renewed = False
@@ -345,7 +347,10 @@ class BaseClient:
 
     def _admit(self, call: _Call, credential: Credential) -> Awaitable[Ticket]:
         """Returns when the call may leave (the store's FIFO per rate key)."""
-        return self.store().admit(*self._admission(call, credential))
+        store = self._binding.store
+        return (store if store is not None else self.store()).admit(
+            *self._admission(call, credential)
+        )
 
     def _admission(self, call: _Call, credential: Credential) -> tuple[str, RatePolicy]:
         """The call's rate key (identity and endpoint) and the policy this client applies."""

@@ -40,12 +40,12 @@ class Plan:
     """One endpoint's call-invariant facts (see the module docstring). Read-only."""
 
     __slots__ = (
-        "_checks",
         "decoder",
         "endpoint",
         "layout",
         "path_parts",
-        "required",
+        "quick",
+        "required_count",
         "sends_body",
         "success_member",
     )
@@ -64,16 +64,13 @@ class Plan:
         self.decoder: msgspec.json.Decoder[Any] = response_decoder(endpoint.response_type)
         self.success_member: str | None = _SUCCESS_MEMBER.get(endpoint.envelope)
         self.sends_body = endpoint.method in ("POST", "PUT", "PATCH")
-        self._checks: dict[str, Check] | None = None
-        self.required: frozenset[str] = frozenset()
-
-    @property
-    def checks(self) -> dict[str, Check]:
-        """Quick acceptance per argument name (made on first use: ``client.request`` makes
-        endpoints on the fly and never validates through them)."""
-        if self._checks is None:
-            self._checks, self.required = _quick_checks(self.endpoint.request_type)
-        return self._checks
+        # Per argument with a quick check: (check, where it travels, whether required).
+        checks, required = _quick_checks(endpoint.request_type)
+        self.quick: dict[str, tuple[Check, int, bool]] = {
+            name: (check, layout.get(name, BODY), name in required)
+            for name, check in checks.items()
+        }
+        self.required_count = len(required)
 
 
 _plans: dict[int, Plan] = {}

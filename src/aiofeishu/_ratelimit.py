@@ -99,7 +99,10 @@ class SlidingWindowLimiter:
         for w in self._windows:
             if w.wait_time(now) > 0:
                 return None
-        return self._record(now)
+        slot = Slot(now, self._clock)  # as _record, in place: this runs on every call
+        for w in self._windows:
+            w.slots.append(slot)
+        return slot
 
     async def acquire(self) -> Slot:
         # Nobody queued: the locked path below would admit this call at once when every

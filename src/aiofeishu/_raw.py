@@ -54,6 +54,7 @@ def _known(platform: str, method: str, template: str) -> Endpoint | None:
     return None
 
 
+@functools.lru_cache(maxsize=512)  # one Endpoint, so one plan, per raw route
 def _endpoint(platform: str, method: str, template: str, writes: bool | None) -> Endpoint:
     known = _known(platform, method, template)
     facts = _DEFAULTS[platform]

@@ -257,7 +257,9 @@ class AiohttpTransport:
         return session.request(
             request.method,
             request.url,
-            headers=request.headers,
+            # A plain dict: aiohttp copies it into a CIMultiDict at half the cost of copying a
+            # dict subclass. Not bound to a local: a traceback captured with locals shows none.
+            headers=dict(request.headers),
             data=_aiohttp_body(request.body) if request.body is not None else None,
             params=request.query,
             timeout=_client_timeout(request.timeout),
