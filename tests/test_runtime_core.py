@@ -581,15 +581,15 @@ async def test_the_response_decoder_exists_before_the_call_takes_its_slot(
     response_type = endpoints.WORK_ITEMS_QUERY.response_type
     client = project(MockTransport(lambda request: ok([])))
     store = client.store()
-    admit = store.admit
+    admit_now = store.admit_now
     decoders_at_admission: list[bool] = []
 
-    async def watching_admit(key: str, policy: RatePolicy) -> Any:
+    def watching_admit(key: str, policy: RatePolicy) -> Any:
         if key.endswith(endpoints.WORK_ITEMS_QUERY.key):
             decoders_at_admission.append(response_type in _base._decoders)
-        return await admit(key, policy)
+        return admit_now(key, policy)
 
-    monkeypatch.setattr(store, "admit", watching_admit)
+    monkeypatch.setattr(store, "admit_now", watching_admit)
     async with client:
         await client.work_items.query(**QUERY)
     assert decoders_at_admission == [True]

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from aiofeishu._memory_store import MemoryStore
 from aiofeishu._secrets import Secret
 from aiofeishu._store import Store
 
@@ -66,6 +67,18 @@ class TokenProvider:
 
     def __repr__(self) -> str:
         return f"TokenProvider(identity={self.identity!r})"
+
+    def now(self) -> Secret | None:
+        """The token without awaiting, when the in-process store can tell at once that the
+        one in hand is still fresh; else None: await :meth:`get`."""
+        store = self._store()
+        if self._initial is not None or type(store) is not MemoryStore:
+            return None  # (a wrapper around the store must see every read)
+        cached = store.token_now(self.key)
+        last = self.last_token
+        if cached is not None and last is not None and last.reveal() == cached:
+            return last
+        return None
 
     async def get(self) -> Secret:
         store = self._store()

@@ -30,7 +30,7 @@ from aiofeishu._api import NO_OPTIONS, FileUpload, GroupAPI, OptionsInput, Reque
 from aiofeishu._auth import TokenProvider
 from aiofeishu._build import Prepared, prepare
 from aiofeishu._endpoint import Endpoint
-from aiofeishu._memory_store import default_store
+from aiofeishu._memory_store import MemoryStore, default_store
 from aiofeishu._plan import Plan, plan_of
 from aiofeishu._secrets import MaskedHeaders, Secret, redact, redact_value
 from aiofeishu._store import RatePolicy, Store, Ticket, rate_key
@@ -328,7 +328,7 @@ class BaseClient:
             await asyncio.sleep(wait)
 
     async def _attempt(self, call: _Call, credential: Credential) -> Any:
-        ticket = await self._admit(call, credential)
+        ticket = self._admit_now(call, credential) or await self._admit(call, credential)
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
         try:
@@ -351,6 +351,15 @@ class BaseClient:
         return (store if store is not None else self.store()).admit(
             *self._admission(call, credential)
         )
+
+    def _admit_now(self, call: _Call, credential: Credential) -> Ticket | None:
+        """The ticket without awaiting when the in-process store can admit the call at once
+        (a coroutine per call costs more than its admission); None: ``_admit`` waits.
+        Only the store itself: a wrapper around it must see every admission."""
+        store = self._binding.store
+        if type(store) is not MemoryStore:
+            return None
+        return store.admit_now(*self._admission(call, credential))
 
     def _admission(self, call: _Call, credential: Credential) -> tuple[str, RatePolicy]:
         """The call's rate key (identity and endpoint) and the policy this client applies."""

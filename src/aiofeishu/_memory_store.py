@@ -86,14 +86,21 @@ class MemoryStore:
             )
         return limiter
 
+    def admit_now(self, key: str, policy: RatePolicy) -> _MemoryTicket | None:
+        """The ticket at once when the call may leave now (no lease to wait for, no
+        cool-down, room in every window), else None: then :meth:`admit` decides."""
+        if policy.concurrency is not None or key in self._cool_until:
+            return None
+        limiter = self._limiter(key, policy)
+        if limiter is None:
+            return _MemoryTicket(None, None, None)
+        slot = limiter.try_acquire()
+        return None if slot is None else _MemoryTicket(limiter, slot, None)
+
     async def admit(self, key: str, policy: RatePolicy) -> _MemoryTicket:
-        if policy.concurrency is None and key not in self._cool_until:
-            limiter = self._limiter(key, policy)
-            if limiter is None:
-                return _MemoryTicket(None, None, None)
-            slot = limiter.try_acquire()  # the common case: room now, nothing to await
-            if slot is not None:
-                return _MemoryTicket(limiter, slot, None)
+        ticket = self.admit_now(key, policy)  # the common case: room now, nothing to await
+        if ticket is not None:
+            return ticket
         lease = None
         if policy.concurrency is not None:
             lease = self._leases.get((key, policy.concurrency))
@@ -137,11 +144,15 @@ class MemoryStore:
             self._cool_until.pop(key, None)  # keeps the admission fast path open
 
     # -- tokens ----------------------------------------------------------------
-    async def get_token(self, key: str) -> str | None:
+    def token_now(self, key: str) -> str | None:
+        """:meth:`get_token` without awaiting (nothing here needs I/O)."""
         cached = self._tokens.get(key)
         if cached is not None and self._clock() < cached[1]:
             return cached[0].reveal()
         return None
+
+    async def get_token(self, key: str) -> str | None:
+        return self.token_now(key)
 
     async def put_token(self, key: str, token: str, ttl: float) -> None:
         refresh_at = self._clock() + token_fresh_for(ttl)

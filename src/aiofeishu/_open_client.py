@@ -180,7 +180,7 @@ class OpenClient(OpenGroups, BaseClient):
     async def _authenticate(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
         if endpoint.auth == "none":
             return Credential(self._tokens.identity, MaskedHeaders())
-        token = await self._tokens.get()
+        token = self._tokens.now() or await self._tokens.get()
         cached = self._credential
         if cached is None or cached.token is not token:  # one Credential per token
             headers = MaskedHeaders({"Authorization": f"Bearer {token.reveal()}"})

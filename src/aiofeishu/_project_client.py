@@ -209,7 +209,7 @@ class ProjectClient(ProjectGroups, BaseClient):
             )
         source = self._plugin_tokens if use_plugin else users
         assert source is not None
-        token = await source.get()
+        token = source.now() or await source.get()
         user_key = user_key if endpoint.auth == "plugin" else None
         cached = self._credentials.get((token, user_key))
         if cached is None:  # one Credential per (token, user key): calls share it read-only
