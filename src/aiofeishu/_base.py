@@ -91,6 +91,9 @@ class OpenResponse(_Envelope, kw_only=True):
     msg: str | None = None
 
 
+_open_types: set[type[Any]] = set()  # every OpenObject subclass (registered as defined)
+
+
 class OpenObject(dict[str, Any]):
     """A block whose ``type`` the vendor may extend: the wire dict itself, typed on access.
 
@@ -122,6 +125,10 @@ class OpenObject(dict[str, Any]):
     def is_known(self) -> bool:
         """False when the vendor sent a block type this SDK version does not know."""
         return self.type in self.known_types
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _open_types.add(cls)
 
     def _fields(self) -> Any:
         """The typed view, made on first read (generated properties inline the cached case)."""
@@ -169,7 +176,7 @@ def response_decoder(response_type: type[Any]) -> msgspec.json.Decoder[Any]:
 
 def dec_hook(tp: type, obj: Any) -> Any:
     """msgspec decode hook: builds OpenObject wrappers from the raw wire dict."""
-    if type(obj) is dict and isinstance(tp, type) and issubclass(tp, OpenObject):
+    if type(obj) is dict and tp in _open_types:  # once per block and element: kept short
         return tp(obj)
     if isinstance(tp, type) and issubclass(tp, OpenObject):
         raise TypeError(f"expected an object for {tp.__name__}, got {type(obj).__name__}")
