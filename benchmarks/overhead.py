@@ -120,6 +120,10 @@ async def one_run(
                     n - done[name], max(1, CHUNK * n // max(x for _, x in contenders.values()))
                 )
                 call = calls[name]
+                # Each turn starts with no garbage left by the others: lark-oapi's cyclic
+                # garbage (an httpx client per call) would be collected on the clock of
+                # whichever contender next trips the collector, the one allocating most.
+                gc.collect()
                 cpu_start, wall_start = time.process_time(), time.perf_counter()
                 for _ in range(turn):
                     await call()
