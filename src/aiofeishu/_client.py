@@ -30,7 +30,7 @@ from aiofeishu._api import NO_OPTIONS, FileUpload, GroupAPI, OptionsInput, Reque
 from aiofeishu._auth import TokenProvider
 from aiofeishu._build import Prepared, prepare
 from aiofeishu._endpoint import Endpoint
-from aiofeishu._memory_store import MemoryStore, default_store
+from aiofeishu._memory_store import MemoryStore, MemoryTicket, default_store
 from aiofeishu._plan import Plan, plan_of
 from aiofeishu._secrets import MaskedHeaders, Secret, redact, redact_value
 from aiofeishu._store import RatePolicy, Store, Ticket, rate_key
@@ -340,7 +340,10 @@ class BaseClient:
                 request = self._wire_request(call, credential, None)
                 reply = await self._transport.send(request, ticket.depart)
         finally:
-            await ticket.release()
+            if type(ticket) is MemoryTicket:
+                ticket.release_now()  # in process: nothing to await (a coroutine per call)
+            else:
+                await ticket.release()
         if debug:  # spares building the log's arguments on every call
             self._log(call, reply, started)
         return self._interpret(call, reply)

@@ -18,10 +18,12 @@ from aiofeishu._ratelimit import SlidingWindowLimiter, Slot
 from aiofeishu._secrets import Secret
 from aiofeishu._store import RatePolicy, token_fresh_for
 
-__all__ = ["MemoryStore", "default_store"]
+__all__ = ["MemoryStore", "MemoryTicket", "default_store"]
 
 
-class _MemoryTicket:
+class MemoryTicket:
+    """An admission by the in-process store (see :class:`aiofeishu._store.Ticket`)."""
+
     __slots__ = ("_departed", "_lease", "_limiter", "_slot")
 
     def __init__(
@@ -45,6 +47,10 @@ class _MemoryTicket:
             (await self._limiter.acquire()).mark_sent()
 
     async def release(self) -> None:
+        self.release_now()
+
+    def release_now(self) -> None:
+        """:meth:`release` without awaiting (nothing here needs I/O)."""
         if not self._departed and self._limiter is not None and self._slot is not None:
             self._limiter.give_back(self._slot)
         if self._lease is not None:
@@ -86,18 +92,18 @@ class MemoryStore:
             )
         return limiter
 
-    def admit_now(self, key: str, policy: RatePolicy) -> _MemoryTicket | None:
+    def admit_now(self, key: str, policy: RatePolicy) -> MemoryTicket | None:
         """The ticket at once when the call may leave now (no lease to wait for, no
         cool-down, room in every window), else None: then :meth:`admit` decides."""
         if policy.concurrency is not None or key in self._cool_until:
             return None
         limiter = self._limiter(key, policy)
         if limiter is None:
-            return _MemoryTicket(None, None, None)
+            return MemoryTicket(None, None, None)
         slot = limiter.try_acquire()
-        return None if slot is None else _MemoryTicket(limiter, slot, None)
+        return None if slot is None else MemoryTicket(limiter, slot, None)
 
-    async def admit(self, key: str, policy: RatePolicy) -> _MemoryTicket:
+    async def admit(self, key: str, policy: RatePolicy) -> MemoryTicket:
         ticket = self.admit_now(key, policy)  # the common case: room now, nothing to await
         if ticket is not None:
             return ticket
@@ -116,7 +122,7 @@ class MemoryStore:
             if lease is not None:
                 lease.release()
             raise
-        return _MemoryTicket(limiter, slot, lease)
+        return MemoryTicket(limiter, slot, lease)
 
     async def _slot(self, key: str, limiter: SlidingWindowLimiter | None) -> Slot | None:
         while True:
