@@ -949,6 +949,17 @@ async def test_okr_blocks_of_unknown_types_decode_and_reencode_unchanged(
     assert msgspec.json.decode(encoded) == data
 
 
+def test_typed_views_convert_with_a_hook_only_where_they_hold_open_objects() -> None:
+    # convert's keyword arguments alone cost a third of an element's conversion, so a view
+    # holding no open object converts without dec_hook; one holding some needs it.
+    from aiofeishu._base import _holds_custom
+    from aiofeishu.open import models as om
+
+    assert _holds_custom(msgspec.inspect.type_info(om.ContentBlockElementFields))
+    assert not _holds_custom(msgspec.inspect.type_info(om.ContentParagraphElementFields))
+    assert _holds_custom(msgspec.inspect.type_info(list[om.ContentParagraph]))
+
+
 # -- 7. pagination -------------------------------------------------------------------------------
 
 
