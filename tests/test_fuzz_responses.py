@@ -345,12 +345,12 @@ def _escaped(what: str, exc: BaseException) -> str:
 
 
 def _values(node: Any) -> Iterator[Any]:
-    if isinstance(node, OpenObject):
+    if isinstance(node, msgspec.Struct):  # a model, or a block of known shape (see _exact)
+        yield from (getattr(node, name) for name in node.__struct_fields__)
+    elif isinstance(node, OpenObject):
         for name in _block_properties(type(node)):
             yield getattr(node, name)  # may raise: the caller guards each block
         yield from node.values()
-    elif isinstance(node, msgspec.Struct):
-        yield from (getattr(node, name) for name in node.__struct_fields__)
     elif isinstance(node, dict):
         yield from node.values()
     elif isinstance(node, (list, tuple)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import msgspec
 
@@ -17,6 +17,7 @@ __all__ = [
     "OpenResponse",
     "ProjectResponse",
     "RequestModel",
+    "ResponseDecoder",
     "ResponseModel",
     "dec_hook",
     "enc_hook",
@@ -94,12 +95,24 @@ class OpenResponse(_Envelope, kw_only=True):
 _open_types: set[type[Any]] = set()  # every OpenObject subclass (registered as defined)
 
 
-class OpenObject(dict[str, Any]):
+class _OpenObjectType(type):
+    def __instancecheck__(cls, obj: object) -> bool:
+        # A block of known shape may arrive as its exact struct (see _exact): it stands for
+        # its open class in isinstance checks, as it does in type annotations.
+        if type.__instancecheck__(cls, obj):
+            return True
+        stands_for = getattr(type(obj), "_stands_for", None)
+        return stands_for is not None and issubclass(stands_for, cls)
+
+
+class OpenObject(dict[str, Any], metaclass=_OpenObjectType):
     """A block whose ``type`` the vendor may extend: the wire dict itself, typed on access.
 
     Generated subclasses (``<platform>.blocks``) add one property per known member.
     Unknown block types decode without error; being a dict, a block encodes back
     unchanged with plain msgspec (``msgspec.json.encode``, ``to_builtins``) and pickles.
+    A record whose blocks are all of known shape decodes to their exact structs instead
+    (``_exact``), which read, encode and pickle the same way.
     """
 
     # No __init__ and no __slots__: a block is built by dict's own constructor (msgspec makes
@@ -135,8 +148,9 @@ class OpenObject(dict[str, Any]):
         """The typed view, made on first read (generated properties inline the cached case)."""
         return self._cache or self._view()
 
-    def _view(self) -> Any:
-        cls = type(self)
+    @classmethod
+    def fields_type(cls) -> Any:
+        """The struct type of this block's typed view."""
         fields_type = cls._fields_type
         if fields_type is None:  # resolved once per class: import_module costs per block
             fields_type = getattr(importlib.import_module(cls._module), cls._fields_name)
@@ -145,6 +159,11 @@ class OpenObject(dict[str, Any]):
             if _holds_custom(msgspec.inspect.type_info(fields_type)):
                 cls._fields_hook = dec_hook
             cls._fields_type = fields_type
+        return fields_type
+
+    def _view(self) -> Any:
+        cls = type(self)
+        fields_type = cls._fields_type or cls.fields_type()
         try:
             hook = cls._fields_hook
             if hook is None:
@@ -187,17 +206,47 @@ def _holds_custom(info: Any, seen: set[int] | None = None) -> bool:
     return False
 
 
-_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+_decoders: dict[type[Any], Any] = {}
 
 
-def response_decoder(response_type: type[Any]) -> msgspec.json.Decoder[Any]:
-    """The lenient decoder of a response model (made once per type, shared by all clients)."""
+class ResponseDecoder(Protocol):
+    """What the client needs of a decoder: bytes in, a response model out."""
+
+    def decode(self, buf: bytes, /) -> Any: ...
+
+
+def response_decoder(response_type: type[Any]) -> ResponseDecoder:
+    """The decoder of a response model (made once per type, shared by all clients).
+
+    Lenient: unknown members are ignored, numbers in strings accepted, open blocks kept
+    whole. A model holding open blocks tries its exact form first (see ``_exact``).
+    """
     decoder = _decoders.get(response_type)
     if decoder is None:
-        decoder = _decoders[response_type] = msgspec.json.Decoder(
-            response_type, dec_hook=dec_hook, strict=False
-        )
-    return decoder
+        from aiofeishu._exact import exact_decoder  # _exact reads OpenObject from here
+
+        lenient = msgspec.json.Decoder(response_type, dec_hook=dec_hook, strict=False)
+        exact = exact_decoder(response_type)
+        decoder = lenient if exact is None else _ExactFirst(exact, lenient)
+        _decoders[response_type] = decoder
+    return decoder  # type: ignore[no-any-return]  # a Decoder or an _ExactFirst
+
+
+class _ExactFirst:
+    """Decodes with the exact form; a body it rejects is decoded again the lossless way."""
+
+    __slots__ = ("_exact", "_lenient")
+
+    def __init__(self, exact: msgspec.json.Decoder[Any], lenient: msgspec.json.Decoder[Any]):
+        self._exact = exact
+        self._lenient = lenient
+
+    def decode(self, body: bytes) -> Any:
+        try:
+            return self._exact.decode(body)
+        except msgspec.ValidationError:
+            pass  # not chained: the lenient decode's own error (if any) says what is wrong
+        return self._lenient.decode(body)
 
 
 def dec_hook(tp: type, obj: Any) -> Any:

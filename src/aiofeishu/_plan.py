@@ -17,10 +17,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
 from msgspec import inspect as mi
 
-from aiofeishu._base import response_decoder
+from aiofeishu._base import ResponseDecoder, response_decoder
 from aiofeishu._endpoint import Endpoint
 
 __all__ = ["BODY", "FILE", "PATH", "QUERY", "Plan", "plan_of"]
@@ -61,7 +60,7 @@ class Plan:
         self.path_parts: tuple[str, ...] = tuple(_PLACEHOLDER.split(endpoint.path))
         # Made here, before the call takes a slot: the first decoder of a type imports the
         # generated models, which would stall the loop while other calls' starts pass.
-        self.decoder: msgspec.json.Decoder[Any] = response_decoder(endpoint.response_type)
+        self.decoder: ResponseDecoder = response_decoder(endpoint.response_type)
         self.success_member: str | None = _SUCCESS_MEMBER.get(endpoint.envelope)
         self.sends_body = endpoint.method in ("POST", "PUT", "PATCH")
         # Per argument with a quick check: (check, where it travels, whether required).
