@@ -187,3 +187,83 @@ def test_open_blocks_that_nest_themselves_have_no_exact_form() -> None:
     # Project rich text holds tables whose cells hold rich text: such a tree is decoded whole.
     assert exact_decoder(list[pb.RichTextBlock]) is None
     assert exact_decoder(om.ProgressRate) is None  # nothing open: the model's own decoder
+
+
+def test_exact_results_differ_from_nothing_they_equal() -> None:
+    wire = msgspec.json.encode(styled_record())
+    exact, whole = response_decoder(RECORD).decode(wire), lenient(wire)
+    block = blocks_of(exact)[0]
+    # `!=` is asked for on purpose: it must not fall back to identity.
+    assert (exact != whole, whole != exact, exact.data != whole.data) == (False, False, False)
+    whole_block = blocks_of(whole)[0]
+    assert (block != whole_block, block != dict(whole_block)) == (False, False)
+    other = styled_record()
+    other["data"]["content"]["blocks"][0]["paragraph"]["elements"][0]["textRun"]["text"] = "x"
+    changed = response_decoder(RECORD).decode(msgspec.json.encode(other))
+    assert changed != exact and exact != changed and blocks_of(changed)[0] != block
+    assert (changed == exact, blocks_of(changed)[0] == block) == (False, False)
+
+
+@pytest.mark.parametrize("width", [1920, 0, 2**53 + 1, 1.5])
+def test_a_wire_integer_in_a_float_member_stays_an_integer(width: int | float) -> None:
+    body = styled_record()
+    body["data"]["content"]["blocks"][1]["gallery"]["imageList"][0]["width"] = width
+    record = response_decoder(RECORD).decode(msgspec.json.encode(body))
+    gallery = blocks_of(record)[1]
+    assert not isinstance(gallery, dict)  # still the exact path
+    image = gallery.gallery.image_list[0]
+    assert image.width == width and type(image.width) is type(width)
+    assert msgspec.to_builtins(record.data) == body["data"]
+    encoded = json.loads(msgspec.json.encode(record.data))
+    assert encoded == body["data"]
+    assert type(encoded["content"]["blocks"][1]["gallery"]["imageList"][0]["width"]) is type(width)
+
+
+def test_an_exact_block_is_a_read_only_mapping_of_its_wire_members() -> None:
+    from collections.abc import Mapping
+
+    block = blocks_of(response_decoder(RECORD).decode(msgspec.json.encode(styled_record())))[0]
+    assert isinstance(block, Mapping) and not isinstance(block, dict)
+    assert issubclass(type(block), ob.ContentBlockElement)
+    assert not issubclass(type(block), pb.RichTextBlock)
+    match block:
+        case {"type": "paragraph", "paragraph": {"elements": [first, *_]}}:
+            assert first["textRun"]["text"] == "1.1 接口联调完成"
+        case _:
+            pytest.fail("a mapping pattern does not match an exact block")
+    element = block.paragraph.elements[0]
+    assert element["textRun"]["style"]["textColor"] == {
+        "red": 51,
+        "green": 102,
+        "blue": 255,
+        "alpha": 0.5,
+    }
+    with pytest.raises(KeyError):
+        element["docsLink"]  # a member the block does not have
+    assert element.get("docsLink", "absent") == "absent" and element.get("nope") is None
+    assert list(reversed(block)) == list(reversed(list(block)))
+
+
+def test_threads_decoding_first_at_once_share_one_set_of_classes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from aiofeishu import _exact
+
+    monkeypatch.setattr(_exact, "_forms", {})
+    start = threading.Barrier(4)
+    decoders: list[Any] = []
+
+    def first_decode() -> None:
+        start.wait()
+        decoders.append(exact_decoder(RECORD))
+
+    threads = [threading.Thread(target=first_decode) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wire = msgspec.json.encode(styled_record())
+    kinds = {type(decoder.decode(wire).data.content.blocks[0]) for decoder in decoders}
+    assert len(kinds) == 1

@@ -101,8 +101,13 @@ class _OpenObjectType(type):
         # its open class in isinstance checks, as it does in type annotations.
         if type.__instancecheck__(cls, obj):
             return True
-        stands_for = getattr(type(obj), "_stands_for", None)
-        return stands_for is not None and issubclass(stands_for, cls)
+        return cls.__subclasscheck__(type(obj))
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        if type.__subclasscheck__(cls, subclass):
+            return True
+        stands_for = getattr(subclass, "_stands_for", None)
+        return stands_for is not None and type.__subclasscheck__(cls, stands_for)
 
 
 class OpenObject(dict[str, Any], metaclass=_OpenObjectType):

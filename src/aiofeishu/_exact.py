@@ -12,19 +12,22 @@ dropped, and the structs re-encode to the same members. When it fails, the body 
 again the lossless way. The exact classes are subclasses of the models they stand for,
 compare equal to them, pickle as them, and an exact block passes ``isinstance`` checks for
 its open class and offers the same reading surface (``.type``, ``.raw``, ``.is_known``,
-the typed members, and read-only mapping access to ``.raw``).
+the typed members). It is not a dict, though: it is a read-only ``Mapping`` of its wire
+members (``block["type"]``), ``.raw`` is a new dict on each read, and it is a struct to
+``msgspec`` and ``json.dumps`` (encode with msgspec, or ``to_builtins`` first).
 """
 
 from __future__ import annotations
 
+import threading
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 
-__all__ = ["exact_decoder", "exact_form"]
+__all__ = ["exact_decoder"]
 
 
 class _Unsupported(Exception):
@@ -33,20 +36,17 @@ class _Unsupported(Exception):
 
 def exact_decoder(response_type: type[Any]) -> msgspec.json.Decoder[Any] | None:
     """A strict decoder of the exact form of ``response_type``; None when it holds no open block."""
-    try:
-        exact = _Builder().rewrite(response_type, inside_open=False)
-    except _Unsupported:
-        return None
+    with _build_lock:  # one set of classes per process, whichever thread decodes first
+        try:
+            exact = _Builder().rewrite(response_type, inside_open=False)
+        except _Unsupported:
+            return None
     if exact is response_type:
         return None
     return msgspec.json.Decoder(exact, strict=True)
 
 
-def exact_form(open_type: type[Any]) -> type[Any]:
-    """The struct class that stands for ``open_type`` when its block is of a known shape."""
-    return _Builder().rewrite(open_type, inside_open=True)  # type: ignore[no-any-return]
-
-
+_build_lock = threading.Lock()
 _forms: dict[tuple[Any, bool], Any] = {}  # (model, inside an open block) -> its exact form
 
 
@@ -72,6 +72,10 @@ class _Builder:
             return tp if new_args == args else origin[new_args]
         if origin is not None:
             return tp
+        if tp is float and inside_open:
+            # A float member keeps a wire integer an integer (1920, not 1920.0): re-encoded,
+            # the block is what was received. int is a float to type checkers (PEP 484).
+            return int | float
         if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
             return self._form(tp, inside_open=inside_open)
         if _is_open(tp):
@@ -105,7 +109,10 @@ class _Builder:
         # The tag must be a string: a block without one is left to the lossless path.
         changed = [f for f in changed if f[0] != "type"] + [("type", str, msgspec.field())]
         members = _block_members(open_cls)
-        return _subclass(view, changed, members, strict=True, name=open_cls.__name__)
+        form = _subclass(view, changed, members, strict=True, name=open_cls.__name__)
+        form._by_wire_name = {f.encode_name: f.name for f in msgspec.structs.fields(form)}
+        Mapping.register(form)  # read-only mapping of the wire members, as .raw
+        return form
 
     def _changed_fields(self, cls: type[Any], inside_open: bool) -> list[tuple[str, Any, Any]]:
         changed = []
@@ -163,8 +170,13 @@ def _model_members(base: type[Any]) -> dict[str, Any]:
         rebuild, (_, state) = typing.cast(tuple[Any, tuple[Any, Any]], self.__struct_reduce__())
         return rebuild, (base, state)
 
+    def __ne__(self: Any, other: object) -> bool:
+        equal = __eq__(self, other)
+        return equal if equal is NotImplemented else not equal
+
     return {
         "__eq__": __eq__,
+        "__ne__": __ne__,
         "__reduce__": __reduce__,
         "__struct_reduce__": msgspec.Struct.__reduce__,
         "__hash__": None,
@@ -189,6 +201,10 @@ def _block_members(open_cls: type[Any]) -> dict[str, Any]:
             return bool(self.raw == getattr(other, "raw", None))
         return NotImplemented
 
+    def __ne__(self: Any, other: object) -> bool:
+        equal = __eq__(self, other)
+        return equal if equal is NotImplemented else not equal
+
     def __repr__(self: Any) -> str:
         return f"{open_cls.__name__}(type={self.type!r}, known={self.is_known})"
 
@@ -196,10 +212,17 @@ def _block_members(open_cls: type[Any]) -> dict[str, Any]:
         return open_cls, (self.raw,)  # unpickles as the open block itself
 
     def __getitem__(self: Any, key: str) -> Any:
-        return self.raw[key]
+        name = type(self).__dict__["_by_wire_name"].get(key)
+        value = msgspec.UNSET if name is None else getattr(self, name)
+        if value is msgspec.UNSET:
+            raise KeyError(key)
+        return msgspec.to_builtins(value)
 
     def get(self: Any, key: str, default: Any = None) -> Any:
-        return self.raw.get(key, default)
+        try:
+            return __getitem__(self, key)
+        except KeyError:
+            return default
 
     def keys(self: Any) -> typing.KeysView[str]:
         return self.raw.keys()  # type: ignore[no-any-return]
@@ -225,9 +248,11 @@ def _block_members(open_cls: type[Any]) -> dict[str, Any]:
         "raw": property(raw),
         "is_known": property(is_known),
         "__eq__": __eq__,
+        "__ne__": __ne__,
         "__repr__": __repr__,
         "__reduce__": __reduce__,
         "__getitem__": __getitem__,
+        "__reversed__": lambda self: reversed(self.raw),
         "get": get,
         "keys": keys,
         "values": values,
