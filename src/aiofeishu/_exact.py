@@ -170,17 +170,23 @@ def _model_members(base: type[Any]) -> dict[str, Any]:
         rebuild, (_, state) = typing.cast(tuple[Any, tuple[Any, Any]], self.__struct_reduce__())
         return rebuild, (base, state)
 
-    def __ne__(self: Any, other: object) -> bool:
-        equal = __eq__(self, other)
-        return equal if equal is NotImplemented else not equal
-
     return {
         "__eq__": __eq__,
-        "__ne__": __ne__,
+        "__ne__": _negation(__eq__),
         "__reduce__": __reduce__,
         "__struct_reduce__": msgspec.Struct.__reduce__,
         "__hash__": None,
     }
+
+
+def _negation(eq: Any) -> Any:
+    """``__ne__`` from ``__eq__`` (msgspec's own would compare types, then identity)."""
+
+    def __ne__(self: Any, other: object) -> Any:
+        equal = eq(self, other)
+        return equal if equal is NotImplemented else not equal
+
+    return __ne__
 
 
 def _block_members(open_cls: type[Any]) -> dict[str, Any]:
@@ -200,10 +206,6 @@ def _block_members(open_cls: type[Any]) -> dict[str, Any]:
         if getattr(type(other), "_stands_for", None) is not None:
             return bool(self.raw == getattr(other, "raw", None))
         return NotImplemented
-
-    def __ne__(self: Any, other: object) -> bool:
-        equal = __eq__(self, other)
-        return equal if equal is NotImplemented else not equal
 
     def __repr__(self: Any) -> str:
         return f"{open_cls.__name__}(type={self.type!r}, known={self.is_known})"
@@ -248,7 +250,7 @@ def _block_members(open_cls: type[Any]) -> dict[str, Any]:
         "raw": property(raw),
         "is_known": property(is_known),
         "__eq__": __eq__,
-        "__ne__": __ne__,
+        "__ne__": _negation(__eq__),
         "__repr__": __repr__,
         "__reduce__": __reduce__,
         "__getitem__": __getitem__,
