@@ -114,16 +114,19 @@ async def test_every_window_of_a_policy_holds_at_once(
 async def test_the_margin_has_an_absolute_floor(
     make_store: MakeStore, redis_client: aioredis.Redis, namespace: str
 ) -> None:
+    # 2 % of 1 s is 20 ms, so the 25 ms floor decides; 2 % of 10 s (200 ms) is above it.
+    # A 1 s window (not 0.2 s) leaves a stalled CI machine a second for the six calls.
+    short_policy, long_policy = RatePolicy(windows=((5, 1.0),)), RatePolicy(windows=((5, 10.0),))
     store = make_store()
     long_key = RATE + "/long"
     for i in range(6):
-        await store.reserve(RATE, RatePolicy(windows=((5, 0.2),)), f"a{i}", "-", None)
-        await store.reserve(long_key, RatePolicy(windows=((5, 10.0),)), f"b{i}", "-", None)
+        await store.reserve(RATE, short_policy, f"a{i}", "-", None)
+        await store.reserve(long_key, long_policy, f"b{i}", "-", None)
     short, long = (
         await starts_of(redis_client, namespace),
         await starts_of(redis_client, namespace, long_key),
     )
-    assert short[5] - short[0] == PADDED_200MS  # the floor: 25 ms, not 2 % of 0.2 s
+    assert short[5] - short[0] == 1_025_000  # the floor: 25 ms, not 2 % of 1 s
     assert long[5] - long[0] == 10_200_000  # 2 % of 10 s is more than the floor
 
 
