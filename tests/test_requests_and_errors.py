@@ -285,9 +285,29 @@ async def test_get_endpoints_send_no_body(
     [meta_call] = wire.sent("GET", "/open_api/p1/work_item/story/meta")
     assert okr_call.raw is None
     assert okr_call.query == {}
-    assert okr_call.headers["Authorization"] == "Bearer t-1"
+    # No body, no Content-Type on the Open Platform (its GET pages list Authorization only);
+    # Feishu Project's overview requires one on every request.
+    assert okr_call.headers == {"Authorization": "Bearer t-1"}
     assert meta_call.raw is None
-    assert meta_call.headers["X-PLUGIN-TOKEN"] == "p-1"
+    assert meta_call.headers == {
+        "X-PLUGIN-TOKEN": "p-1",
+        "X-USER-KEY": "u1",
+        "Content-Type": "application/json",
+    }
+
+
+async def test_an_open_get_with_extra_headers_sends_no_content_type(
+    wire: ScriptedTransport, open_client: OpenClient
+) -> None:
+    with_tokens(wire)
+    wire.add("GET", "/open-apis/okr/v1/progress_records/r1", json_reply({"code": 0, "data": {}}))
+
+    await open_client.okr.get_progress_record(
+        progress_id="r1", request_options=RequestOptions(extra_headers={"X-Trace": "t"})
+    )
+
+    [call] = wire.sent("GET", "/open-apis/okr/v1/progress_records/r1")
+    assert call.headers == {"Authorization": "Bearer t-1", "X-Trace": "t"}
 
 
 # -- 2. nested values: Structs or dicts ----------------------------------------------------------

@@ -292,6 +292,7 @@ async def test_proxy_routes_open_platform_calls_through_the_proxy() -> None:
         "http://open.feishu.invalid/open-apis/okr/v1/progress_records/7041",
     ]
     assert proxy.arrivals[1].headers["authorization"] == f"Bearer {TENANT_TOKEN}"
+    assert "content-type" not in proxy.arrivals[1].headers  # a GET: no body to describe
 
 
 async def test_trust_env_takes_the_proxy_from_the_environment(

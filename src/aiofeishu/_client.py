@@ -147,6 +147,9 @@ class BaseClient:
     _platform: ClassVar[str]
     _idempotency_header: ClassVar[str | None] = None
     _content_type: ClassVar[str] = "application/json"
+    # Whether a call with no body sends a Content-Type too. Feishu Project's overview lists
+    # it as required on every request; Open Platform pages list it only where there is a body.
+    _typed_without_body: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -392,7 +395,11 @@ class BaseClient:
     ) -> WireRequest:
         prepared = call.prepared
         if opened is None and not prepared.headers and not call.idempotency_key:
-            headers = credential.headers_with_type(self._content_type)  # shared, read-only
+            # Shared, read-only header maps made once per credential.
+            if prepared.body is None and not self._typed_without_body:
+                headers = credential.headers
+            else:
+                headers = credential.headers_with_type(self._content_type)
         else:
             headers = self._call_headers(call, credential, opened)
         body = _multipart(prepared, opened) if opened is not None else prepared.body
@@ -413,7 +420,8 @@ class BaseClient:
         headers = MaskedHeaders(credential.headers)
         if prepared.headers:
             headers.update(prepared.headers)
-        if opened is None:  # multipart: aiohttp sets the type with its boundary
+        # Multipart: aiohttp sets the type with its boundary.
+        if opened is None and (prepared.body is not None or self._typed_without_body):
             headers["Content-Type"] = self._content_type
         if call.idempotency_key and self._idempotency_header:
             headers[self._idempotency_header] = call.idempotency_key

@@ -74,6 +74,7 @@ class OpenClient(OpenGroups, BaseClient):
     _platform: ClassVar[str] = "open"
     _idempotency_header: ClassVar[str | None] = None  # these endpoints have no idempotency header
     _content_type: ClassVar[str] = "application/json; charset=utf-8"
+    _typed_without_body: ClassVar[bool] = False  # e.g. okr-progress-record-get: Authorization only
 
     def __init__(
         self,
