@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from aiofeishu._memory_store import MemoryStore
 from aiofeishu._ratelimit import Slot, _Window
+from aiofeishu._store import RatePolicy
 
 
 class FakeClock:
@@ -61,3 +63,18 @@ def test_slots_stay_out_of_the_garbage_collector_and_are_told_apart() -> None:
     assert first != second  # same instant, two calls: giving one back keeps the other
     limiter.give_back(second)
     assert list(limiter._windows[0].slots) == [first]  # `second` left, not its twin
+
+
+def test_the_memory_store_finds_a_limiter_by_its_policy_not_by_the_last_one_seen() -> None:
+    # Each rate key remembers the policy object it saw last (a fast path): a call with
+    # another policy must still reach that policy's own windows.
+    store = MemoryStore()
+    one, two = RatePolicy(windows=((1, 60.0),)), RatePolicy(windows=((2, 60.0),))
+    assert store.admit_now("k", one) is not None
+    assert store.admit_now("k", two) is not None  # two's own window: room
+    assert store.admit_now("k", one) is None  # one's window is full, two seen or not
+    assert store.admit_now("k", RatePolicy(windows=((1, 60.0),))) is None  # equal: one window
+    assert store.admit_now("k", two) is not None
+    assert store.admit_now("k", two) is None
+    assert store.admit_now("other", one) is not None  # another key: its own windows
+    assert store.admit_now("k", RatePolicy()) is not None  # no windows: never limited

@@ -724,6 +724,50 @@ async def test_open_platform_invalid_token_code_renews_the_tenant_token(
     assert [c.headers["Authorization"] for c in sent] == ["Bearer t-1", "Bearer t-2"]
 
 
+# The token a client holds is used without awaiting only while the shared store still holds
+# it: once a sibling client has renewed it, the next call carries the new one.
+
+
+async def test_a_project_client_takes_up_the_token_a_sibling_renewed(
+    wire: ScriptedTransport,
+) -> None:
+    wire.add("POST", PLUGIN_TOKEN, json_reply(plugin_token("p-1")))
+    wire.add("POST", PLUGIN_TOKEN, json_reply(plugin_token("p-2")))
+    wire.add("POST", QUERY, json_reply(project_ok([])))
+    wire.add("POST", QUERY, json_reply(project_err(10022, "Check Token Failed"), status=401))
+    wire.add("POST", QUERY, json_reply(project_ok([])), repeat=True)
+    first, second = (
+        ProjectClient("pid", "psecret", user_key="u1", base_url=P_URL, transport=wire)
+        for _ in range(2)
+    )
+    async with first, second:
+        await query_one(first)  # p-1, now in hand
+        await query_one(second)  # p-1 rejected: renewed to p-2 in the shared store
+        await query_one(first)
+
+    sent = [c.headers["X-PLUGIN-TOKEN"] for c in wire.sent("POST", QUERY)]
+    assert sent == ["p-1", "p-1", "p-2", "p-2"]
+    assert len(wire.sent("POST", PLUGIN_TOKEN)) == 2
+
+
+async def test_an_open_client_takes_up_the_token_a_sibling_renewed(
+    wire: ScriptedTransport,
+) -> None:
+    wire.add("POST", TENANT_TOKEN, json_reply(tenant_token("t-1")))
+    wire.add("POST", TENANT_TOKEN, json_reply(tenant_token("t-2")))
+    wire.add("GET", OKR_GET, json_reply({"code": 0, "data": {}}))
+    wire.add("GET", OKR_GET, json_reply({"code": 99991663, "msg": "Invalid"}, status=400))
+    wire.add("GET", OKR_GET, json_reply({"code": 0, "data": {}}), repeat=True)
+    first, second = (OpenClient("app", "asecret", base_url=O_URL, transport=wire) for _ in "ab")
+    async with first, second:
+        for client in (first, second, first):
+            await client.okr.get_progress_record(progress_id="rec1")
+
+    sent = [c.headers["Authorization"] for c in wire.sent("GET", OKR_GET)]
+    assert sent == ["Bearer t-1", "Bearer t-1", "Bearer t-2", "Bearer t-2"]
+    assert len(wire.sent("POST", TENANT_TOKEN)) == 2
+
+
 # -- 5. non-JSON / broken responses, retries -----------------------------------------------------
 
 

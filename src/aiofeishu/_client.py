@@ -267,6 +267,11 @@ class BaseClient:
     async def _authenticate(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
         raise NotImplementedError
 
+    def _credential_now(self, endpoint: Endpoint, options: RequestOptions) -> Credential | None:
+        """The credential without awaiting when its token is at hand (a coroutine per call
+        costs more than the lookup); None: ``_authenticate`` decides."""
+        return None
+
     def _secrets(self) -> tuple[Secret, ...]:
         """Values to mask in excerpts (the client's own credentials)."""
         return ()
@@ -312,7 +317,9 @@ class BaseClient:
         renewed = False
         while True:
             call.attempt += 1
-            credential = await self._authenticate(prepared.endpoint, options)
+            credential = self._credential_now(prepared.endpoint, options)
+            if credential is None:
+                credential = await self._authenticate(prepared.endpoint, options)
             try:
                 return await attempt(call, credential)
             except (APIError, FeishuConnectionError, InvalidResponseError) as error:

@@ -67,8 +67,10 @@ class MemoryStore:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         # Keyed by what shapes a limiter, as a plain tuple: hashing a RatePolicy is a Python
-        # call, and this lookup runs on every call.
+        # call. Clients pass the same policy object on every call, so each rate key also
+        # remembers the last policy seen and its limiter: no tuple to build, hash, compare.
         self._limiters: dict[tuple[object, ...], SlidingWindowLimiter] = {}
+        self._last_policy: dict[str, tuple[RatePolicy, SlidingWindowLimiter]] = {}
         self._leases: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._cool_until: dict[str, float] = {}
         self._tokens: dict[str, tuple[Secret, float]] = {}
@@ -79,6 +81,9 @@ class MemoryStore:
 
     # -- rate windows ----------------------------------------------------------
     def _limiter(self, key: str, policy: RatePolicy) -> SlidingWindowLimiter | None:
+        last = self._last_policy.get(key)
+        if last is not None and last[0] is policy:
+            return last[1]
         if not policy.windows:
             return None
         shape = (key, policy.windows, policy.margin, policy.margin_floor)
@@ -90,6 +95,7 @@ class MemoryStore:
                 margin_floor=policy.margin_floor,
                 clock=self._clock,
             )
+        self._last_policy[key] = (policy, limiter)
         return limiter
 
     def admit_now(self, key: str, policy: RatePolicy) -> MemoryTicket | None:

@@ -178,6 +178,14 @@ class OpenClient(OpenGroups, BaseClient):
             path="-",
         )
 
+    def _credential_now(self, endpoint: Endpoint, options: RequestOptions) -> Credential | None:
+        if endpoint.auth == "none":
+            return None
+        token, cached = self._tokens.now(), self._credential
+        if token is None or cached is None or cached.token is not token:
+            return None  # no token at hand, or a newer one than the credential's
+        return cached
+
     async def _authenticate(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
         if endpoint.auth == "none":
             return Credential(self._tokens.identity, MaskedHeaders())

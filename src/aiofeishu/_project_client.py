@@ -181,7 +181,27 @@ class ProjectClient(ProjectGroups, BaseClient):
             )
         return _token_of(response, endpoint)
 
+    def _credential_now(self, endpoint: Endpoint, options: RequestOptions) -> Credential | None:
+        resolved = self._credential_source(endpoint, options)
+        if isinstance(resolved, Credential):
+            return resolved
+        source, user_key = resolved
+        token = source.now()
+        return None if token is None else self._credential_for(source, token, user_key)
+
     async def _authenticate(self, endpoint: Endpoint, options: RequestOptions) -> Credential:
+        resolved = self._credential_source(endpoint, options)
+        if isinstance(resolved, Credential):
+            return resolved
+        source, user_key = resolved
+        token = source.now() or await source.get()
+        return self._credential_for(source, token, user_key)
+
+    def _credential_source(
+        self, endpoint: Endpoint, options: RequestOptions
+    ) -> Credential | tuple[TokenProvider, str | None]:
+        """Whose token the call carries, and the user key beside it; or the credential itself
+        when no token is involved. Raises ConfigurationError when the client lacks one."""
         users = self._user_tokens
         if endpoint.auth == "none":
             anonymous = self._plugin_tokens or users
@@ -209,8 +229,11 @@ class ProjectClient(ProjectGroups, BaseClient):
             )
         source = self._plugin_tokens if use_plugin else users
         assert source is not None
-        token = source.now() or await source.get()
-        user_key = user_key if endpoint.auth == "plugin" else None
+        return source, user_key if endpoint.auth == "plugin" else None
+
+    def _credential_for(
+        self, source: TokenProvider, token: Secret, user_key: str | None
+    ) -> Credential:
         cached = self._credentials.get((token, user_key))
         if cached is None:  # one Credential per (token, user key): calls share it read-only
             headers = MaskedHeaders({"X-PLUGIN-TOKEN": token.reveal()})
